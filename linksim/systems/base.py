@@ -1,0 +1,71 @@
+"""The interface between a system and the Monte Carlo runner."""
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A column of metrics.csv and how to plot it.
+
+    ``log``: plot on a log axis (error rates). ``ci``: names of the columns
+    holding the 95% interval, drawn as error bars.
+    """
+
+    name: str
+    label: str
+    log: bool = False
+    ci: tuple[str, str] | None = None
+
+
+class System:
+    """Base class of everything a scenario lists under ``systems``.
+
+    Subclasses set ``metrics`` and implement ``run_batch`` and ``summarize``.
+    The runner seeds Sionna's generators before every batch from
+    (scenario seed, SNR, batch index), so two systems that draw channel
+    realizations of the same shape see the same ones.
+    """
+
+    metrics: tuple[Metric, ...] = ()
+
+    def __init__(self, *, label):
+        self.label = label
+
+    @property
+    def info_bits_per_channel_use(self):
+        """Information bits per channel use (for Eb/N0), or None where undefined."""
+        return None
+
+    def describe(self):
+        """Facts recorded in run.json and the results table (channel uses per sample, ...)."""
+        return {}
+
+    def prepare(self, *, show_progress=True):
+        """Called once before the SNR sweep: a learned system trains here if it has no checkpoint."""
+
+    def run_batch(self, no, *, batch_index):
+        """Simulate one batch at noise variance ``no`` (linear N0); return additive totals."""
+        raise NotImplementedError
+
+    def finished(self, totals, stop):
+        """Whether the point has enough statistics under the scenario's ``stop`` rule."""
+        return totals.get("blocks", 0) >= stop.max_blocks
+
+    def summarize(self, totals):
+        """Metric columns of one SNR point from its accumulated totals."""
+        raise NotImplementedError
+
+    def theory(self, snr_db, definition):
+        """Closed-form curves to overlay: {metric: (label, values)}; empty where none exists."""
+        return {}
+
+    @staticmethod
+    def no_errors(totals):
+        """True when a point saw no errors at all, which ends an error-rate sweep early."""
+        return False
+
+
+def mean_of(totals, name):
+    n = totals.get("blocks", 0)
+    return totals.get(name, np.nan) / n if n else np.nan

@@ -1,0 +1,112 @@
+"""Ideal separate coding: the codec at a capacity-achieving, error-free channel code.
+
+A sample granted ``n`` channel uses carries ``floor(sum_i log2(1 + |h_i|^2 Es/N0))``
+bits, ``i = 1..n``: ``n log2(1 + SNR)`` on AWGN, and on fading channels the
+instantaneous capacity of the seeded channel draw, one ``h`` per sample under
+block fading (the outage view: a deep fade shrinks that sample's budget) or
+one per symbol under fast fading. The draw has the shape the digital link
+draws, so it is the realization the conventional systems' frames see. The
+receiver knows ``h`` perfectly and sends no pilots; delivery is error-free
+and needs no length field, so this bounds every real MCS from above.
+"""
+from typing import Literal
+
+import numpy as np
+
+from .. import registry
+from ..errors import ScenarioError
+from ..registry import register
+from .base import Metric, System, mean_of
+from .conventional import channel_uses_for, check_resources, fit, load_dataset, make_task
+
+
+@register("system", "capacity_bound")
+class CapacityBound(System):
+    """Codec at its best quality within channel_uses * log2(1 + |h|^2 SNR) bits, delivered error-free.
+
+    Keys as for ``conventional`` without ``mcs`` and ``failure``: samples whose
+    lowest codec quality exceeds the bits are infeasible and get the
+    substitute (mean image, empty string, silence); ``feasible_fraction``
+    reports their share.
+    """
+
+    def __init__(self, *, codec: dict | str, dataset: dict | str | None = None,
+                 channel_uses_per_sample: int | None = None,
+                 bandwidth_ratio: float | None = None,
+                 accounting: Literal["payload", "with_headers"] = "payload",
+                 classifier: bool = True, classifier_train_samples: int = 20000,
+                 label: str | None = None, channel=None, stop=None, source=None,
+                 key="capacity_bound"):
+        self.dataset, spec = load_dataset(dataset, source, key)
+        try:
+            check_resources(self.dataset, channel_uses_per_sample, bandwidth_ratio)
+        except ScenarioError as err:
+            err.key = f"{key}.{err.key}"
+            raise
+        self.codec = registry.build("codec", codec, key=f"{key}.codec")
+        self.codec_name = codec if isinstance(codec, str) else codec["name"]
+        self.channel = channel
+        self.channel_uses_per_sample = channel_uses_per_sample
+        self.bandwidth_ratio = bandwidth_ratio
+        self.accounting = accounting
+        self.batch_size = stop.batch_size
+        self.task = make_task(self.dataset, dataset_spec=spec, classifier=classifier,
+                              classifier_train_samples=classifier_train_samples)
+        self.metrics = self.task.metrics + (
+            Metric("feasible_fraction", "feasible fraction (lowest codec quality fits)"),)
+        super().__init__(label=label or f"{self.codec_name} at capacity (ideal code)")
+
+    def channel_uses(self, sample):
+        return channel_uses_for(sample, channel_uses_per_sample=self.channel_uses_per_sample,
+                                bandwidth_ratio=self.bandwidth_ratio)
+
+    def describe(self):
+        return {"codec": self.codec_name, "dataset": self.dataset.provenance,
+                "channel_uses_per_sample": self.channel_uses_per_sample,
+                "bandwidth_ratio": self.bandwidth_ratio,
+                "channel_uses_first_sample": self.channel_uses(self.dataset.x[0]),
+                "accounting": self.accounting,
+                "bits": "floor(sum over channel uses of log2(1 + |h|^2 Es/N0)), perfect CSI, "
+                        "no pilots, error-free", **self.task.describe()}
+
+    def prepare(self, *, show_progress=True):
+        self.task.prepare(show_progress=show_progress)
+
+    def capacity_bits(self, uses, no):
+        """Bits per sample [batch], int, for channel uses per sample ``uses`` [batch] and N0."""
+        uses = np.asarray(uses)
+        h = self.channel.draw(len(uses), int(uses.max())).numpy()
+        rate = np.log2(1.0 + np.abs(h) ** 2 / no)
+        mask = np.arange(h.shape[1])[None, :] < uses[:, None]
+        return np.floor(np.sum(rate * mask, axis=1)).astype(np.int64)
+
+    def run_batch(self, no, *, batch_index):
+        start = batch_index * self.batch_size
+        indices = (start + np.arange(self.batch_size)) % len(self.dataset)
+        samples = [self.dataset.x[i] for i in indices]
+        bits = self.capacity_bits([self.channel_uses(s) for s in samples], no)
+        totals = {"blocks": len(indices), "feasible": 0, "payload_bits": 0, "header_bits": 0,
+                  "budget_bits": int(np.sum(bits)), "quality_sum": 0}
+        outputs = []
+        for i, sample, budget in zip(indices, samples, bits):
+            encoded = fit(self.codec, sample, int(budget), accounting=self.accounting)
+            decoded = None if encoded is None else self.codec.decode(
+                encoded.payload, shape=np.shape(sample))
+            outputs.append(self.task.substitute(i) if decoded is None else decoded)
+            if encoded is not None:
+                totals["feasible"] += 1
+                totals["payload_bits"] += encoded.bits
+                totals["header_bits"] += 8 * encoded.header_bytes
+                totals["quality_sum"] += encoded.quality
+        return totals | self.task.score(indices, outputs)
+
+    def summarize(self, totals):
+        feasible = totals["feasible"]
+        per_feasible = (lambda name: totals[name] / feasible) if feasible else (lambda name: np.nan)
+        return {**self.task.summarize(totals),
+                "feasible_fraction": feasible / totals["blocks"],
+                "payload_bits": per_feasible("payload_bits"),
+                "header_bits": per_feasible("header_bits"),
+                "mean_quality": per_feasible("quality_sum"),
+                "budget_bits": mean_of(totals, "budget_bits"),
+                "blocks": totals["blocks"]}

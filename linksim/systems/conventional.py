@@ -1,0 +1,656 @@
+"""Separate source-channel coding on the digital link: codec -> FEC -> QAM, per source sample.
+
+Fairness rule shared with the learned systems: every source sample gets the
+same number of channel uses (``channel_uses_per_sample``, or
+``bandwidth_ratio`` x source dimensions, the quantity learned systems call
+bandwidth ratio), pilots included, and its whole frame is one row of the
+:class:`~linksim.phy.link.DigitalLink`, so block fading hits a sample once
+and the runner's per-batch seeding gives it the channel realization a learned
+system's sample with the same batch position sees.
+
+Bit budget of one sample under an MCS (code with ``k``/``n``, ``m`` bits per
+symbol): the largest whole number of codewords ``c`` whose frame
+(``ceil(c n / m)`` data symbols plus pilots) fits the channel uses gives
+``c k`` information bits; channel uses that cannot carry a whole codeword stay
+unused (``channel_uses_used`` in ``describe()``). From these bits the link
+layer takes a length field (the payload size in bytes, ``ceil(log2(bytes+1))``
+bits, sent through the same FEC and so as corruptible as the payload) and,
+with ``failure: mean``, a 24-bit CRC; the codec gets the rest
+(``accounting: payload``), or the rest minus the standalone file's headers
+(``accounting: with_headers``: those header bytes are sent as known filler and
+an error in them makes the sample undecodable).
+"""
+import hashlib
+import pathlib
+from typing import Literal
+
+import jiwer
+import numpy as np
+import pydantic
+import sacrebleu
+import tensorflow as tf
+from sacrebleu.metrics import BLEU
+from sionna.phy import config
+
+from .. import metrics, registry
+from ..errors import ScenarioError
+from ..phy.link import DigitalLink
+from ..registry import register
+from .base import Metric, System, mean_of
+
+CRC_BITS = 24
+
+
+class MCSSpec(pydantic.BaseModel):
+    """One modulation and coding scheme: registry specs of a ``code`` and a ``modulation``."""
+    model_config = pydantic.ConfigDict(extra="forbid")
+    code: dict
+    modulation: dict
+
+
+class MCSChoice(pydantic.BaseModel):
+    """A fixed MCS (``code`` + ``modulation``) or a ``table`` with a per-SNR selection rule.
+
+    ``select: bler``: at each SNR, the MCS with the most information bits per
+    sample whose frame error rate, measured on ``calibration_frames`` frames of
+    random bits, is at most ``bler_target`` (the most robust MCS when none is).
+    ``select: metric``: the MCS with the best mean task metric (PSNR, BLEU or
+    WER) on ``calibration_frames`` samples of the data set's *training* split.
+    """
+    model_config = pydantic.ConfigDict(extra="forbid")
+    code: dict | None = None
+    modulation: dict | None = None
+    table: list[MCSSpec] | None = None
+    select: Literal["bler", "metric"] = "bler"
+    bler_target: float = pydantic.Field(0.1, gt=0, lt=1)
+    calibration_frames: int = pydantic.Field(100, ge=1)
+
+
+class MCS:
+    """A code and a modulation on the shared digital link, sized to whole codewords per frame.
+
+    Parameters
+    ----------
+    code : linksim.phy.coding.Code
+    modulation : linksim.phy.modulation.Modulation
+    channel, receiver : the scenario's channel and receiver
+    xla : bool
+        Compile the link with XLA (falls back to graph mode where a decoder cannot).
+    """
+
+    def __init__(self, *, code, modulation, channel, receiver, xla=True):
+        self.code = code
+        self.modulation = modulation
+        self.link = DigitalLink(code=code, modulation=modulation, channel=channel,
+                                receiver=receiver)
+        self.description = f"{code.description}, {modulation.description}"
+        self._xla = xla
+        self._step = tf.function(self.link, jit_compile=xla)
+
+    @property
+    def info_bits_per_channel_use(self):
+        return self.code.rate * self.modulation.bits_per_symbol
+
+    def codewords(self, channel_uses):
+        """Most whole codewords whose frame (pilots included) fits ``channel_uses``."""
+        count = int(channel_uses * self.modulation.bits_per_symbol // self.code.n)
+        while count > 0 and self.link.symbols_per_frame(count)[1] > channel_uses:
+            count -= 1
+        return count
+
+    def transmit(self, bits, no):
+        """bits uint8 [batch, codewords, k] -> decoded bits uint8, same shape; ``no`` linear N0."""
+        x = tf.constant(bits, tf.float32)
+        no = tf.constant(no, tf.float32)
+        try:
+            y = self._step(x, no)
+        except tf.errors.InvalidArgumentError:
+            if not self._xla:
+                raise
+            # Some Sionna decoders have ops XLA cannot compile; graph mode still runs them.
+            self._xla = False
+            self._step = tf.function(self.link)
+            y = self._step(x, no)
+        return y.numpy().astype(np.uint8)
+
+
+def channel_uses_for(sample, *, channel_uses_per_sample, bandwidth_ratio):
+    """Channel uses (complex symbols, pilots included) granted to one sample."""
+    if channel_uses_per_sample is not None:
+        return channel_uses_per_sample
+    return max(1, int(round(bandwidth_ratio * np.size(sample))))
+
+
+def check_resources(dataset, channel_uses_per_sample, bandwidth_ratio):
+    """One of the two keys, and ``bandwidth_ratio`` only where a sample has a dimension count."""
+    if (channel_uses_per_sample is None) == (bandwidth_ratio is None):
+        raise ScenarioError("channel_uses_per_sample", "give exactly one of "
+                            "'channel_uses_per_sample' and 'bandwidth_ratio'")
+    if channel_uses_per_sample is not None and channel_uses_per_sample < 1:
+        raise ValueError(f"channel_uses_per_sample must be >= 1, got {channel_uses_per_sample}")
+    if bandwidth_ratio is not None:
+        if bandwidth_ratio <= 0:
+            raise ValueError(f"bandwidth_ratio must be > 0, got {bandwidth_ratio}")
+        if dataset.modality == "text":
+            raise ScenarioError("bandwidth_ratio", "text has no fixed source dimension; give "
+                                "'channel_uses_per_sample'")
+
+
+def fit(codec, sample, budget_bits, *, accounting):
+    """Best-quality encoding of ``sample`` within ``budget_bits``, or None if none fits.
+
+    ``accounting: with_headers`` charges the standalone file's header bytes too. The
+    header size hardly depends on quality: fit with the lowest quality's header, then
+    check the chosen file really fits.
+    """
+    if accounting == "payload":
+        return codec.fit(sample, budget_bits=budget_bits)
+    lowest = codec.encode(sample, quality=codec.qualities[0])
+    encoded = codec.fit(sample, budget_bits=budget_bits - 8 * lowest.header_bytes)
+    if encoded is None or encoded.bits + 8 * encoded.header_bytes > budget_bits:
+        return None
+    return encoded
+
+
+def load_dataset(spec, source, key):
+    """The system's ``dataset`` spec, else the scenario-level ``source``."""
+    spec = spec if spec is not None else source
+    if spec is None:
+        raise ScenarioError(f"{key}.dataset", "no data set: give 'dataset' here or a "
+                            "scenario-level 'source'")
+    return registry.build("dataset", spec, key=f"{key}.dataset"), spec
+
+
+# ----------------------------------------------------------------------------- task metrics
+
+
+class Task:
+    """Receiver-side metrics of one modality; every total is additive over samples.
+
+    Subclasses set ``metrics`` and ``primary`` (the metric ``select: metric``
+    maximizes, negated where lower is better).
+    """
+
+    metrics: tuple[Metric, ...] = ()
+    primary: tuple[str, float] = ("", 1.0)
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def prepare(self, *, show_progress=True):
+        """Train or load whatever the metric needs (classifier, recognizer)."""
+
+    def describe(self):
+        return {}
+
+    def substitute(self, index):
+        """What the receiver outputs when a sample is infeasible or undecodable."""
+        raise NotImplementedError
+
+    def score(self, indices, outputs):
+        """Additive totals of received ``outputs`` against samples ``indices``."""
+        raise NotImplementedError
+
+    def summarize(self, totals):
+        raise NotImplementedError
+
+
+class ImageTask(Task):
+    """PSNR (MAX = 1) and SSIM per image; accuracy of a clean-trained CNN where labels exist.
+
+    The classifier (two conv layers, one hidden dense layer, Keras) is trained
+    once on ``classifier_train_samples`` images of the training split and
+    cached in ``<data_dir>/classifiers``; its accuracy on clean test images is
+    reported by ``describe()``.
+    """
+
+    primary = ("psnr", 1.0)
+
+    def __init__(self, dataset, *, dataset_spec, classifier, classifier_train_samples):
+        super().__init__(dataset)
+        self.mean_image = np.mean(np.asarray(dataset.x, np.float32), axis=0)
+        self.dataset_spec = dataset_spec
+        self.use_classifier = classifier and dataset.y is not None
+        self.classifier_train_samples = classifier_train_samples
+        self.classifier = None
+        self.clean_accuracy = None
+        self.metrics = (Metric("psnr", "PSNR [dB]"), Metric("ssim", "SSIM")) + (
+            (Metric("accuracy", "classification accuracy"),) if self.use_classifier else ())
+
+    def _classifier_path(self):
+        from ..sources.datasets import data_dir
+        shape = "x".join(str(s) for s in self.dataset.x.shape[1:])
+        return (pathlib.Path(data_dir()) / "classifiers"
+                / f"{self.dataset.name}-{shape}-{self.classifier_train_samples}-cnn.keras")
+
+    def prepare(self, *, show_progress=True):
+        if not self.use_classifier or self.classifier is not None:
+            return
+        import keras
+        path = self._classifier_path()
+        if path.exists():
+            self.classifier = keras.models.load_model(path)
+        else:
+            train_spec = {**({"name": self.dataset_spec} if isinstance(self.dataset_spec, str)
+                             else self.dataset_spec),
+                          "split": "train", "limit": self.classifier_train_samples}
+            train = registry.build("dataset", train_spec, key="classifier")
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([
+                keras.Input(train.x.shape[1:]),
+                keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Conv2D(64, 3, activation="relu", padding="same"),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Flatten(),
+                keras.layers.Dense(128, activation="relu"),
+                keras.layers.Dense(train.num_classes, activation="softmax")])
+            model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+            model.fit(train.x, train.y, epochs=3, batch_size=128,
+                      verbose=2 if show_progress else 0)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
+            self.classifier = model
+        self.clean_accuracy = metrics.accuracy(self.dataset.y, self._predict(self.dataset.x))
+
+    def _predict(self, images):
+        return np.argmax(self.classifier.predict(np.asarray(images, np.float32), verbose=0,
+                                                 batch_size=256), axis=-1)
+
+    def describe(self):
+        if not self.use_classifier:
+            return {}
+        return {"classifier": f"Keras CNN trained on {self.classifier_train_samples} clean "
+                              f"training images, cached at {self._classifier_path()}",
+                "classifier_clean_accuracy": self.clean_accuracy}
+
+    def substitute(self, index):
+        return self.mean_image
+
+    def score(self, indices, outputs):
+        x = np.asarray(self.dataset.x[indices], np.float32)
+        y = np.stack([np.asarray(o, np.float32).reshape(x.shape[1:]) for o in outputs])
+        totals = {"psnr_sum": float(np.sum(metrics.psnr(x, y))),
+                  "ssim_sum": float(np.sum(metrics.ssim(x, y)))}
+        if self.use_classifier:
+            totals["correct"] = int(np.sum(self._predict(y) == self.dataset.y[indices]))
+        return totals
+
+    def summarize(self, totals):
+        out = {"psnr": mean_of(totals, "psnr_sum"), "ssim": mean_of(totals, "ssim_sum")}
+        if self.use_classifier:
+            out["accuracy"] = mean_of(totals, "correct")
+        return out
+
+
+class TextTask(Task):
+    """Corpus BLEU (sacrebleu 13a, from additive n-gram counts) and exact-sentence rate."""
+
+    metrics = (Metric("bleu", "BLEU"), Metric("exact_match", "exact sentence rate"))
+    primary = ("bleu", 1.0)
+
+    def substitute(self, index):
+        return ""
+
+    def score(self, indices, outputs):
+        refs = [self.dataset.x[i] for i in indices]
+        hyps = [str(o) for o in outputs]
+        bleu = sacrebleu.corpus_bleu(hyps, [refs])
+        totals = {f"bleu_correct_{n}": bleu.counts[n] for n in range(4)}
+        totals |= {f"bleu_total_{n}": bleu.totals[n] for n in range(4)}
+        totals |= {"bleu_sys_len": bleu.sys_len, "bleu_ref_len": bleu.ref_len,
+                   "exact": float(np.sum(metrics.exact_match(refs, hyps)))}
+        return totals
+
+    def summarize(self, totals):
+        score = BLEU.compute_bleu([totals[f"bleu_correct_{n}"] for n in range(4)],
+                                  [totals[f"bleu_total_{n}"] for n in range(4)],
+                                  totals["bleu_sys_len"], totals["bleu_ref_len"])
+        return {"bleu": score.score, "exact_match": mean_of(totals, "exact")}
+
+
+class SpeechTask(Task):
+    """Word error rate through PocketSphinx (offline, en-us model shipped in its wheel),
+    waveform SNR and PCM sample error rate.
+
+    WER counts jiwer's word edits over reference words; without the
+    ``pocketsphinx`` package WER is NaN and the waveform metrics remain.
+    """
+
+    primary = ("wer", -1.0)
+
+    def __init__(self, dataset):
+        super().__init__(dataset)
+        try:
+            from pocketsphinx import Decoder
+            self._recognizer = Decoder(samprate=dataset.sample_rate, loglevel="FATAL")
+        except ImportError:
+            self._recognizer = None
+        self.clean_wer = None
+        self.metrics = ((Metric("wer", "WER (PocketSphinx)"),) if self._recognizer else ()) + (
+            Metric("waveform_snr", "waveform SNR [dB]"),
+            Metric("sample_error_rate", "PCM sample error rate", log=True))
+
+    def _recognize(self, samples):
+        self._recognizer.start_utt()
+        self._recognizer.process_raw(np.asarray(samples, "<i2").tobytes(), full_utt=True)
+        self._recognizer.end_utt()
+        hyp = self._recognizer.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+    def prepare(self, *, show_progress=True):
+        if self._recognizer is not None and self.clean_wer is None:
+            hyps = [self._recognize(x) for x in self.dataset.x]
+            self.clean_wer = metrics.wer(self.dataset.transcripts, hyps)
+
+    def describe(self):
+        if self._recognizer is None:
+            return {"wer": "unavailable: the offline recognizer (pip package pocketsphinx) "
+                           "is not installed"}
+        return {"recognizer": "PocketSphinx en-us (bundled model)",
+                "recognizer_clean_wer": self.clean_wer}
+
+    def substitute(self, index):
+        return np.zeros_like(self.dataset.x[index])
+
+    def score(self, indices, outputs):
+        totals = {"signal_energy": 0.0, "error_energy": 0.0, "pcm_samples": 0,
+                  "pcm_sample_errors": 0}
+        refs, hyps = [], []
+        for i, out in zip(indices, outputs):
+            x = np.asarray(self.dataset.x[i], np.float64)
+            y = np.asarray(out, np.float64).reshape(x.shape)
+            totals["signal_energy"] += float(np.sum(x ** 2))
+            totals["error_energy"] += float(np.sum((x - y) ** 2))
+            totals["pcm_samples"] += x.size
+            totals["pcm_sample_errors"] += int(np.sum(x != y))
+            if self._recognizer is not None:
+                refs.append(self.dataset.transcripts[i])
+                hyps.append(self._recognize(np.asarray(out, np.int16)))
+        if self._recognizer is not None:
+            words = jiwer.process_words(refs, hyps)
+            totals["word_errors"] = words.substitutions + words.deletions + words.insertions
+            totals["reference_words"] = words.substitutions + words.deletions + words.hits
+        return totals
+
+    def summarize(self, totals):
+        # Capped like PSNR so a lossless point stays finite.
+        error = max(totals["error_energy"], totals["signal_energy"] * 10 ** (-metrics.PSNR_CAP_DB / 10))
+        out = {"waveform_snr": 10 * np.log10(totals["signal_energy"] / error),
+               "sample_error_rate": totals["pcm_sample_errors"] / totals["pcm_samples"]}
+        if self._recognizer is not None:
+            out["wer"] = totals["word_errors"] / totals["reference_words"]
+        return out
+
+
+def make_task(dataset, *, dataset_spec, classifier, classifier_train_samples):
+    if dataset.modality == "image":
+        return ImageTask(dataset, dataset_spec=dataset_spec, classifier=classifier,
+                         classifier_train_samples=classifier_train_samples)
+    if dataset.modality == "text":
+        return TextTask(dataset)
+    return SpeechTask(dataset)
+
+
+# ------------------------------------------------------------------------------- the system
+
+
+def _bits(value, width):
+    """``value`` as ``width`` bits, most significant first."""
+    return np.array([(value >> (width - 1 - i)) & 1 for i in range(width)], np.uint8)
+
+
+def _value(bits):
+    """Inverse of :func:`_bits`."""
+    return int(sum(int(b) << (len(bits) - 1 - i) for i, b in enumerate(bits)))
+
+
+@register("system", "conventional")
+class ConventionalSystem(System):
+    """Source codec + 5G LDPC / Turbo + QAM per sample, fixed or SNR-selected MCS, equal channel uses.
+
+    Keys: ``dataset`` (defaults to the scenario's ``source``), ``codec``,
+    ``channel_uses_per_sample`` or ``bandwidth_ratio``, ``mcs`` (fixed
+    ``{code, modulation}`` or ``{table: [...], select: bler | metric}``),
+    ``failure`` and ``accounting`` (see the module docstring).
+
+    ``failure: corrupt``: the codec decodes the received, possibly corrupted
+    bitstream; where it cannot parse it, or the length field or headers are
+    corrupted, the substitute is used. ``failure: mean``: any residual error
+    in the frame (detected by a 24-bit CRC whose bits are counted) gives the
+    substitute. Substitute: the data set's mean image, the empty string or
+    silence. Samples where even the codec's lowest quality exceeds the budget
+    are infeasible: they get the substitute too, and ``feasible_fraction``
+    reports their share.
+    """
+
+    def __init__(self, *, codec: dict | str, mcs: MCSChoice, dataset: dict | str | None = None,
+                 channel_uses_per_sample: int | None = None,
+                 bandwidth_ratio: float | None = None,
+                 failure: Literal["corrupt", "mean"] = "corrupt",
+                 accounting: Literal["payload", "with_headers"] = "payload",
+                 classifier: bool = True, classifier_train_samples: int = 20000,
+                 xla: bool = True, label: str | None = None,
+                 channel=None, receiver=None, stop=None, source=None, seed=1, key="conventional"):
+        self.dataset, spec = load_dataset(dataset, source, key)
+        try:
+            check_resources(self.dataset, channel_uses_per_sample, bandwidth_ratio)
+        except ScenarioError as err:
+            err.key = f"{key}.{err.key}"
+            raise
+        self.codec = registry.build("codec", codec, key=f"{key}.codec")
+        self.codec_name = codec if isinstance(codec, str) else codec["name"]
+        mcs = MCSChoice.model_validate(mcs)
+        if (mcs.table is None) == (mcs.code is None or mcs.modulation is None):
+            raise ScenarioError(f"{key}.mcs", "give either 'code' and 'modulation' (a fixed "
+                                "MCS) or a 'table' of them")
+        specs = mcs.table or [MCSSpec(code=mcs.code, modulation=mcs.modulation)]
+        self.mcs_table = [
+            MCS(code=registry.build("code", s.code, key=f"{key}.mcs.table[{i}].code"),
+                modulation=registry.build("modulation", s.modulation,
+                                          key=f"{key}.mcs.table[{i}].modulation"),
+                channel=channel, receiver=receiver, xla=xla)
+            for i, s in enumerate(specs)]
+        self.select = mcs.select if mcs.table else "fixed"
+        self.bler_target = mcs.bler_target
+        self.calibration_frames = mcs.calibration_frames
+        self.channel_uses_per_sample = channel_uses_per_sample
+        self.bandwidth_ratio = bandwidth_ratio
+        self.failure = failure
+        self.accounting = accounting
+        self.batch_size = stop.batch_size
+        self.seed = seed
+        self.dataset_spec = spec
+        self.task = make_task(self.dataset, dataset_spec=spec, classifier=classifier,
+                              classifier_train_samples=classifier_train_samples)
+        self.metrics = self.task.metrics + (
+            Metric("feasible_fraction", "feasible fraction (lowest codec quality fits)"),
+            Metric("frame_error_rate", "frame error rate (feasible samples)", log=True))
+        self._selected = {}
+        if self.select == "metric":
+            train_spec = {**({"name": spec} if isinstance(spec, str) else spec),
+                          "split": "train", "limit": self.calibration_frames}
+            calibration = registry.build("dataset", train_spec, key=f"{key}.dataset")
+            self._calibration_task = make_task(calibration, dataset_spec=spec, classifier=False,
+                                               classifier_train_samples=0)
+        mcs_text = (self.mcs_table[0].description if self.select == "fixed"
+                    else f"best MCS ({self.select})")
+        super().__init__(label=label or f"{self.codec_name} + {mcs_text}")
+
+    # -- resources --------------------------------------------------------------------------
+
+    def channel_uses(self, sample):
+        return channel_uses_for(sample, channel_uses_per_sample=self.channel_uses_per_sample,
+                                bandwidth_ratio=self.bandwidth_ratio)
+
+    def overhead_bits(self, capacity_bits):
+        """Link-layer bits per frame: length field in bytes, plus the CRC under ``failure: mean``."""
+        length = max(1, (capacity_bits // 8).bit_length())
+        return length, length + (CRC_BITS if self.failure == "mean" else 0)
+
+    def describe(self):
+        uses = self.channel_uses(self.dataset.x[0])
+        table = []
+        for m in self.mcs_table:
+            count = m.codewords(uses)
+            table.append({"mcs": m.description, "codewords_per_sample": count,
+                          "information_bits_per_sample": count * m.code.k,
+                          "channel_uses_used": m.link.symbols_per_frame(count)[1] if count else 0})
+        return {"codec": self.codec_name, "dataset": self.dataset.provenance,
+                "channel_uses_per_sample": self.channel_uses_per_sample,
+                "bandwidth_ratio": self.bandwidth_ratio,
+                "channel_uses_first_sample": uses, "mcs_selection": self.select,
+                "bler_target": self.bler_target if self.select == "bler" else None,
+                "mcs_table": table, "failure": self.failure, "accounting": self.accounting,
+                **self.task.describe()}
+
+    def prepare(self, *, show_progress=True):
+        self.task.prepare(show_progress=show_progress)
+
+    # -- one batch --------------------------------------------------------------------------
+
+    def _encode(self, sample, capacity_bits):
+        """(Encoded or None, header bits sent) for one sample and its frame capacity."""
+        _, overhead = self.overhead_bits(capacity_bits)
+        budget = capacity_bits - overhead
+        if budget <= 0:
+            return None, 0
+        encoded = fit(self.codec, sample, budget, accounting=self.accounting)
+        header_bits = 8 * encoded.header_bytes if encoded and self.accounting == "with_headers" else 0
+        return encoded, header_bits
+
+    def _frame(self, encoded, header_bits, mcs, codewords):
+        """Bits of one frame: length field | header filler | payload | CRC room | zero pad."""
+        capacity = codewords * mcs.code.k
+        length_bits, _ = self.overhead_bits(capacity)
+        frame = np.zeros(capacity, np.uint8)
+        if encoded is None:
+            return frame.reshape(codewords, mcs.code.k)
+        payload = np.unpackbits(np.frombuffer(encoded.payload, np.uint8))
+        frame[:length_bits] = _bits(len(encoded.payload), length_bits)
+        start = length_bits + header_bits
+        frame[start:start + payload.size] = payload
+        return frame.reshape(codewords, mcs.code.k)
+
+    def _receive(self, index, sent, received, encoded, header_bits, capacity):
+        """(receiver output, frame error, decode failure) for one feasible sample."""
+        length_bits, overhead = self.overhead_bits(capacity)
+        sent, received = sent.reshape(-1), received.reshape(-1)
+        used = overhead + header_bits + encoded.bits
+        frame_error = bool(np.any(sent[:used] != received[:used]))
+        if self.failure == "mean" and frame_error:
+            return self.task.substitute(index), frame_error, True
+        size = _value(received[:length_bits])
+        start = length_bits + header_bits
+        size = min(size, (capacity - overhead - header_bits) // 8)
+        header_ok = not np.any(received[length_bits:start])
+        payload = np.packbits(received[start:start + 8 * size]).tobytes()
+        decoded = self.codec.decode(payload, shape=np.shape(self.dataset.x[index])) \
+            if header_ok else None
+        if decoded is None:
+            return self.task.substitute(index), frame_error, True
+        return decoded, frame_error, False
+
+    def _run(self, task, indices, mcs, no):
+        """Send samples ``indices`` of ``task.dataset`` with ``mcs``; additive totals."""
+        samples = [task.dataset.x[i] for i in indices]
+        totals = {"blocks": len(indices), "feasible": 0, "frame_errors": 0,
+                  "decode_failures": 0, "payload_bits": 0, "header_bits": 0,
+                  "budget_bits": 0, "quality_sum": 0}
+        outputs = [None] * len(indices)
+        groups = {}
+        for j, sample in enumerate(samples):
+            groups.setdefault(mcs.codewords(self.channel_uses(sample)), []).append(j)
+        for codewords, members in groups.items():
+            if codewords == 0:
+                for j in members:
+                    outputs[j] = task.substitute(indices[j])
+                continue
+            capacity = codewords * mcs.code.k
+            coded = [self._encode(samples[j], capacity) for j in members]
+            frames = np.stack([self._frame(e, h, mcs, codewords) for e, h in coded])
+            received = mcs.transmit(frames, no)
+            for j, (encoded, header_bits), sent, got in zip(members, coded, frames, received):
+                totals["budget_bits"] += capacity - self.overhead_bits(capacity)[1]
+                if encoded is None:
+                    outputs[j] = task.substitute(indices[j])
+                    continue
+                outputs[j], frame_error, failed = self._receive(
+                    indices[j], sent, got, encoded, header_bits, capacity)
+                totals["feasible"] += 1
+                totals["frame_errors"] += int(frame_error)
+                totals["decode_failures"] += int(failed)
+                totals["payload_bits"] += encoded.bits
+                totals["header_bits"] += 8 * encoded.header_bytes
+                totals["quality_sum"] += encoded.quality
+        return totals | task.score(indices, outputs)
+
+    def _calibration_seed(self, no):
+        blob = f"{self.seed}:{no:.9g}:calibration".encode()
+        return int.from_bytes(hashlib.sha256(blob).digest()[:4], "little") & 0x7FFFFFFF
+
+    def _choose(self, no):
+        """Index into the MCS table for noise variance ``no``; cached per SNR point."""
+        if self.select == "fixed":
+            return 0
+        if no in self._selected:
+            return self._selected[no]
+        # Calibration draws its own channel realizations; restoring the runner's seed keeps
+        # the evaluated batch on the realizations every other system sees.
+        runner_seed = config.seed
+        config.seed = self._calibration_seed(no)
+        uses = self.channel_uses(self.dataset.x[0])
+        scores = []
+        for mcs in self.mcs_table:
+            codewords = mcs.codewords(uses)
+            if codewords == 0:
+                scores.append(None)
+                continue
+            if self.select == "bler":
+                bits = config.np_rng.integers(0, 2, [self.calibration_frames, codewords,
+                                                     mcs.code.k], dtype=np.uint8)
+                errors = np.any(mcs.transmit(bits, no) != bits, axis=(1, 2))
+                scores.append(float(np.mean(errors)))
+            else:
+                task = self._calibration_task
+                totals = self._run(task, np.arange(len(task.dataset)), mcs, no)
+                name, sign = task.primary
+                scores.append(sign * task.summarize(totals)[name])
+        config.seed = runner_seed
+        capacity = [m.codewords(uses) * m.code.k for m in self.mcs_table]
+        usable = [i for i, s in enumerate(scores) if s is not None]
+        if not usable:
+            choice = 0
+        elif self.select == "bler":
+            good = [i for i in usable if scores[i] <= self.bler_target]
+            choice = (max(good, key=lambda i: capacity[i]) if good
+                      else min(usable, key=lambda i: capacity[i]))
+        else:
+            choice = max(usable, key=lambda i: (scores[i], -capacity[i]))
+        self._selected[no] = choice
+        return choice
+
+    def run_batch(self, no, *, batch_index):
+        choice = self._choose(no)
+        start = batch_index * self.batch_size
+        indices = (start + np.arange(self.batch_size)) % len(self.dataset)
+        totals = self._run(self.task, indices, self.mcs_table[choice], no)
+        totals[f"mcs_{choice}"] = len(indices)
+        return totals
+
+    def summarize(self, totals):
+        feasible = totals["feasible"]
+        choice = max((k for k in totals if k.startswith("mcs_")), key=totals.get)
+        mcs = self.mcs_table[int(choice[4:])]
+        per_feasible = (lambda name: totals[name] / feasible) if feasible else (lambda name: np.nan)
+        return {**self.task.summarize(totals),
+                "feasible_fraction": feasible / totals["blocks"],
+                "frame_error_rate": per_feasible("frame_errors"),
+                "decode_failure_rate": per_feasible("decode_failures"),
+                "payload_bits": per_feasible("payload_bits"),
+                "header_bits": per_feasible("header_bits"),
+                "mean_quality": per_feasible("quality_sum"),
+                "budget_bits": mean_of(totals, "budget_bits"),
+                "mcs": mcs.description,
+                "info_bits_per_channel_use": mcs.info_bits_per_channel_use,
+                "blocks": totals["blocks"]}

@@ -1,0 +1,316 @@
+"""``LearnedSystem``: a Keras model trained and evaluated on the simulated link.
+
+A subclass describes its model and task; this base class does the rest:
+
+* data: the ``dataset`` spec (any registered image set) is loaded twice, the
+  ``train`` split limited to ``training.train_samples`` and the ``test`` split
+  from ``test_offset`` for ``test_samples`` samples (an offset keeps test
+  samples apart from training samples where a data set's splits overlap, e.g.
+  offline MNIST);
+* training in :meth:`prepare` when no checkpoint exists (or via ``linksim
+  train``): seeded (``keras.utils.set_random_seed`` and Sionna's
+  ``config.seed``), resumable, logged to CSV and TensorBoard (see
+  :mod:`linksim.sim.train`), saved as ``.keras`` under
+  ``<checkpoint_dir>/<label slug>/``;
+* evaluation: batch ``b`` of a Monte Carlo point is test samples
+  ``b*bs .. (b+1)*bs - 1`` (``bs = stop.batch_size``) sent at the runner's N0;
+  a point ends when the test set is used up or ``stop.max_blocks`` samples
+  are done. Totals are additive; ``blocks`` counts samples.
+
+Subclass contract
+-----------------
+``build_model()``
+    Returns an uncompiled ``keras.Model`` whose ``call(x, no=None, training=False)``
+    sends ``x`` through one or more :class:`~.layers.AirInterface` layers made
+    with :meth:`air_interface`; ``no=None`` draws the training SNR.
+``compile_model(model)``
+    Compiles it (optimizer from :attr:`training`, loss, loss weights).
+``targets(dataset)``
+    Training/evaluation targets of a loaded data set (array or tuple of arrays).
+``evaluate(outputs, targets)``
+    Additive totals of one evaluated batch (without ``blocks``).
+``summarize(totals)`` and ``metrics``
+    As for every :class:`~linksim.systems.base.System`.
+``settings``
+    The YAML keys that shape the model (hashed into ``settings.json``).
+
+YAML keys shared by every learned system: ``dataset``, ``test_samples``,
+``test_offset``, ``transmission`` (``analog`` | ``quantized`` | ``digital`` or a
+mapping, see :class:`Transmission`), ``training`` (see :class:`Training`; a
+scenario-level ``train:`` mapping gives defaults), ``label``.
+"""
+import hashlib
+import json
+import pathlib
+import re
+import shutil
+from typing import Literal
+
+import keras
+import numpy as np
+import pydantic
+import tensorflow as tf
+from sionna.phy import config
+
+from ... import registry
+from ...errors import ScenarioError, UserError
+from ...sim import train as train_lib
+from ..base import System
+from .layers import AirInterface, channel_config, receiver_config
+
+_STRICT = pydantic.ConfigDict(extra="forbid")
+
+
+class Transmission(pydantic.BaseModel):
+    """How features go on the air (``transmission:`` in YAML; a bare mode name also works).
+
+    ``bits``: per-element quantizer bits (``quantized``). ``codebook_size`` (a power
+    of two), ``codeword_dim``, ``commitment``: the VQ codebook (``digital``);
+    ``code`` (a registry code spec, None = uncoded) and ``modulation`` (a
+    registry modulation spec, default 16-QAM) carry the index bits.
+    """
+    model_config = _STRICT
+    mode: Literal["analog", "quantized", "digital"] = "analog"
+    bits: int = pydantic.Field(8, ge=1, le=16)
+    codebook_size: int = pydantic.Field(256, ge=2)
+    codeword_dim: int = pydantic.Field(2, ge=1)
+    commitment: float = pydantic.Field(0.25, ge=0)
+    code: dict | None = None
+    modulation: dict = {"name": "qam", "bits_per_symbol": 4}
+
+
+class Training(pydantic.BaseModel):
+    """Training settings (``training:`` in a system, defaults from the scenario's ``train:``).
+
+    ``snr_db``: training Es/N0 in dB, fixed or ``[lo, hi]`` drawn uniformly per
+    sample (``snr_draw: sample``) or per batch. ``train_samples``: first N of the
+    train split (None = all). ``validation_split``: tail fraction of those held
+    out for the per-epoch validation columns of history.csv.
+    """
+    model_config = _STRICT
+    epochs: int = pydantic.Field(10, ge=1)
+    batch_size: int = pydantic.Field(64, ge=1)
+    learning_rate: float = pydantic.Field(1e-3, gt=0)
+    snr_db: float | tuple[float, float] = 10.0
+    snr_draw: Literal["sample", "batch"] = "sample"
+    train_samples: int | None = pydantic.Field(None, ge=1)
+    validation_split: float = pydantic.Field(0.1, ge=0, lt=1)
+
+
+def slug(label):
+    """A label as a directory name: lower case, runs of other characters -> '_'."""
+    return re.sub(r"[^a-z0-9.+-]+", "_", label.lower()).strip("_") or "system"
+
+
+def _validated(model, data, key):
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise registry.format_validation_error(err, key, model) from None
+
+
+def _slice(targets, start, stop):
+    if isinstance(targets, tuple):
+        return tuple(t[start:stop] for t in targets)
+    return targets[start:stop]
+
+
+class LearnedSystem(System):
+    """Base of every Keras-trained system (see the module docstring for the contract).
+
+    Parameters
+    ----------
+    label : str
+    settings : dict
+        The subclass's model-shaping YAML keys, recorded and hashed with the checkpoint.
+    dataset : dict
+        Registry ``dataset`` spec without ``split`` and ``limit``.
+    test_samples : int
+        Test samples evaluated per SNR point (at most).
+    test_offset : int
+        First test sample used.
+    transmission : str | dict
+        See :class:`Transmission`.
+    training : dict | None
+        See :class:`Training`; overrides the scenario's ``train`` mapping key by key.
+    channel, receiver, stop, train, seed, checkpoint_dir, key
+        Framework context (see :func:`linksim.scenario.build`).
+    """
+
+    def __init__(self, *, label, settings, dataset, test_samples, test_offset, transmission,
+                 training, channel, receiver, stop, train, seed, checkpoint_dir, key):
+        super().__init__(label=label)
+        for name in ("split", "limit"):
+            if name in dataset:
+                raise ScenarioError(f"{key}.dataset.{name}", "set by the system: use "
+                                    "training.train_samples, test_samples and test_offset")
+        if "name" not in dataset:
+            raise ScenarioError(f"{key}.dataset.name", "required key is missing")
+        if test_samples < 1 or test_offset < 0:
+            raise ValueError("test_samples must be >= 1 and test_offset >= 0")
+        if isinstance(transmission, str):
+            transmission = {"mode": transmission}
+        self.transmission = _validated(Transmission, transmission, f"{key}.transmission")
+        self.training = _validated(Training, {**(train or {}), **(training or {})},
+                                   f"{key}.training")
+        self.settings = settings
+        self.dataset_spec = dataset
+        self.test_samples = test_samples
+        self.test_offset = test_offset
+        self.channel = channel
+        self.receiver = receiver
+        self.batch_size = stop.batch_size
+        self.seed = seed
+        self.key = key
+        self.directory = pathlib.Path(checkpoint_dir) / slug(label)
+        self.model = None
+        self._data = None
+        self._infer = None
+
+    # ----------------------------------------------------------- subclass hooks
+
+    def build_model(self):
+        raise NotImplementedError
+
+    def compile_model(self, model):
+        raise NotImplementedError
+
+    def targets(self, dataset):
+        raise NotImplementedError
+
+    def evaluate(self, outputs, targets):
+        raise NotImplementedError
+
+    # ----------------------------------------------------------- helpers for subclasses
+
+    def air_interface(self, num_features, *, snr_offset_db=0.0, snr_fixed_db=None, name=None):
+        """An :class:`AirInterface` for ``num_features`` reals on this scenario's link."""
+        return AirInterface(transmission=self.transmission.model_dump(),
+                            num_features=num_features, channel=self.channel,
+                            receiver=self.receiver, snr_db=self.training.snr_db,
+                            snr_draw=self.training.snr_draw, snr_offset_db=snr_offset_db,
+                            snr_fixed_db=snr_fixed_db, name=name)
+
+    def optimizer(self):
+        return keras.optimizers.Adam(learning_rate=self.training.learning_rate)
+
+    # ----------------------------------------------------------- data
+
+    def load_dataset(self, split):
+        limit = (self.training.train_samples if split == "train"
+                 else self.test_offset + self.test_samples)
+        spec = {**self.dataset_spec, "split": split, "limit": limit}
+        dataset = registry.build("dataset", spec, key=f"{self.key}.dataset")
+        if dataset.modality != "image" or not isinstance(dataset.x, np.ndarray):
+            raise ScenarioError(f"{self.key}.dataset.name", f"{dataset.name!r} is not a set of "
+                                "equal-size images; learned systems here need one")
+        return dataset
+
+    def _test_data(self):
+        if self._data is None:
+            dataset = self.load_dataset("test")
+            if len(dataset.x) <= self.test_offset:
+                raise ScenarioError(f"{self.key}.test_offset", f"{self.test_offset} skips the "
+                                    f"whole test split ({len(dataset.x)} samples)")
+            end = self.test_offset + self.test_samples
+            self._data = (dataset, dataset.x[self.test_offset:end],
+                          _slice(self.targets(dataset), self.test_offset, end))
+        return self._data
+
+    # ----------------------------------------------------------- checkpoints
+
+    @property
+    def checkpoint(self):
+        return self.directory / "model.keras"
+
+    def fingerprint(self):
+        """Everything that changes the trained weights, as JSON-able data."""
+        link = {"channel": channel_config(self.channel),
+                "receiver": receiver_config(self.receiver)}
+        return {"system": type(self).__name__, "settings": self.settings,
+                "dataset": self.dataset_spec, "transmission": self.transmission.model_dump(),
+                "training": self.training.model_dump(), "link": link, "seed": self.seed}
+
+    def _fingerprint_hash(self):
+        blob = json.dumps(self.fingerprint(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def _new_model(self):
+        """A freshly built model (weights created by one call on two test-shaped samples)."""
+        config.seed = self.seed
+        keras.utils.set_random_seed(self.seed)
+        model = self.build_model()
+        _, x, _ = self._test_data()
+        model(x[:2], training=False)
+        self.compile_model(model)
+        return model
+
+    def train(self, *, fresh=False, show_progress=True):
+        """Train from scratch (``fresh``: discard checkpoint and backup) or resume; save."""
+        if fresh and self.directory.exists():
+            shutil.rmtree(self.directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = self.load_dataset("train")
+        x, y = data.x, self.targets(data)
+        model = self._new_model()
+        (self.directory / "settings.json").write_text(json.dumps(
+            {"hash": self._fingerprint_hash(), **self.fingerprint(),
+             "train_data": data.provenance}, indent=2, default=str))
+        if show_progress:
+            print(f"training {self.label!r}: {len(x)} samples ({data.provenance}), "
+                  f"{self.training.epochs} epochs -> {self.directory}", flush=True)
+        config.seed = self.seed
+        keras.utils.set_random_seed(self.seed)
+        train_lib.fit(model, x, y, directory=self.directory, epochs=self.training.epochs,
+                      batch_size=self.training.batch_size,
+                      validation_split=self.training.validation_split,
+                      show_progress=show_progress)
+        model.save(self.checkpoint)
+        self._use(model)
+
+    def _use(self, model):
+        self.model = model
+        self._infer = tf.function(lambda x, no: model(x, no=no, training=False),
+                                  reduce_retracing=True)
+
+    def prepare(self, *, show_progress=True):
+        """Load the checkpoint, or train when there is none."""
+        if self.model is not None:
+            return
+        if not self.checkpoint.exists():
+            self.train(show_progress=show_progress)
+            return
+        settings = self.directory / "settings.json"
+        saved = json.loads(settings.read_text()).get("hash") if settings.exists() else None
+        if saved != self._fingerprint_hash():
+            raise UserError(f"{self.checkpoint} was trained with other settings than "
+                            f"{self.label!r} has now; run 'linksim train SCENARIO --fresh' "
+                            f"or delete {self.directory}")
+        model = self._new_model()
+        model.load_weights(self.checkpoint)
+        self._use(model)
+
+    # ----------------------------------------------------------- System interface
+
+    def describe(self):
+        facts = {"checkpoint": str(self.checkpoint), "settings": self.settings,
+                 "training": self.training.model_dump(), "test_samples": self.test_samples,
+                 "test_offset": self.test_offset}
+        if self._data is not None:
+            facts["test_data"] = self._data[0].provenance
+        if self.model is not None:
+            facts["parameters"] = int(self.model.count_params())
+        return facts
+
+    def run_batch(self, no, *, batch_index):
+        _, x, targets = self._test_data()
+        start = batch_index * self.batch_size
+        stop = start + self.batch_size
+        if start >= len(x):
+            return {"blocks": 0}
+        outputs = self._infer(tf.constant(x[start:stop]), tf.constant(no, tf.float32))
+        return {"blocks": len(x[start:stop]), **self.evaluate(outputs, _slice(targets, start, stop))}
+
+    def finished(self, totals, stop):
+        _, x, _ = self._test_data()
+        return totals.get("blocks", 0) >= min(len(x), stop.max_blocks)

@@ -1,0 +1,164 @@
+"""Deep JSCC for images (Bourtsoulatze, Kurka, Gunduz 2019): CNN encoder -> link -> CNN decoder.
+
+The encoder (5x5 convolutions, two of stride 2, PReLU) maps an image
+[H, W, C] to a feature map [H/4, W/4, c]; its ``H W c / 4^2`` reals become
+``H W c / 32`` complex channel uses. ``c`` is chosen from the bandwidth ratio
+``rho = channel uses / (H W C)`` as ``round(32 rho C)`` (made even when the
+feature count would be odd) so the *actual* ratio, recorded in run.json,
+can differ slightly from the requested one. The decoder mirrors the encoder
+with transposed convolutions and a sigmoid output (images in [0, 1]).
+Trained on MSE; reported per SNR point: mean PSNR (MAX = 1) and mean SSIM
+(``tf.image.ssim``, 11x11 Gaussian window).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ...registry import register
+from ..base import Metric
+from .base import LearnedSystem
+from .layers import PACKAGE, AirInterface
+
+
+def feature_channels(image_shape, bandwidth_ratio):
+    """Channels ``c`` of the latent map for a bandwidth ratio (see module docstring)."""
+    h, w, c_in = image_shape
+    if h % 4 or w % 4:
+        raise ValueError(f"image size {h}x{w} must be divisible by 4")
+    cells = (h // 4) * (w // 4)
+    c = max(1, round(2 * bandwidth_ratio * h * w * c_in / cells))
+    return c + 1 if (cells * c) % 2 else c
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class DeepJSCCModel(keras.Model):
+    """Encoder, :class:`~.layers.AirInterface`, decoder.
+
+    Parameters
+    ----------
+    image_shape : (int, int, int)
+        H, W, C of the input images.
+    channels : int
+        Channels ``c`` of the transmitted feature map [H/4, W/4, c].
+    filters : int
+        Width of the hidden convolutions.
+    air_interface : AirInterface | dict
+        The link (a serialized config when loaded from a ``.keras`` file).
+
+    Input
+    -----
+    x : [batch, H, W, C], float32 in [0, 1]
+    no : None | scalar | [batch], float32
+        N0 (linear); None draws the training SNR.
+
+    Output
+    ------
+    : [batch, H, W, C], float32 in [0, 1]
+        Reconstructed images.
+    """
+
+    def __init__(self, *, image_shape, channels, filters, air_interface, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(image_shape)
+        self.channels = channels
+        self.filters = filters
+        if isinstance(air_interface, dict):
+            air_interface = keras.saving.deserialize_keras_object(air_interface)
+        self.air = air_interface
+        h, w, c_in = self.image_shape
+
+        def conv(units, stride):
+            return [keras.layers.Conv2D(units, 5, strides=stride, padding="same"),
+                    keras.layers.PReLU(shared_axes=[1, 2])]
+
+        def deconv(units, stride):
+            return [keras.layers.Conv2DTranspose(units, 5, strides=stride, padding="same"),
+                    keras.layers.PReLU(shared_axes=[1, 2])]
+
+        self.encoder = keras.Sequential(
+            [*conv(filters // 2, 2), *conv(filters, 2), *conv(filters, 1), *conv(filters, 1),
+             keras.layers.Conv2D(channels, 5, padding="same"), keras.layers.Flatten()],
+            name="encoder")
+        self.decoder = keras.Sequential(
+            [keras.layers.Reshape((h // 4, w // 4, channels)),
+             *deconv(filters, 1), *deconv(filters, 1), *deconv(filters, 1),
+             *deconv(filters // 2, 2),
+             keras.layers.Conv2DTranspose(c_in, 5, strides=2, padding="same",
+                                          activation="sigmoid")],
+            name="decoder")
+
+    def call(self, x, no=None, training=False):
+        z = self.encoder(x, training=training)
+        return self.decoder(self.air(z, no=no, training=training), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": list(self.image_shape),
+                "channels": self.channels, "filters": self.filters,
+                "air_interface": keras.saving.serialize_keras_object(self.air)}
+
+
+@register("system", "deepjscc")
+class DeepJSCC(LearnedSystem):
+    """Deep JSCC image transmission (CNN autoencoder over the link): PSNR and SSIM vs SNR."""
+
+    metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"), Metric("ssim", "SSIM"))
+
+    def __init__(self, *, dataset: dict, bandwidth_ratio: float = 1 / 6, filters: int = 32,
+                 test_samples: int = 1000, test_offset: int = 0,
+                 transmission: str | dict = "analog", training: dict | None = None,
+                 label: str | None = None, channel=None, receiver=None, stop=None, train=None,
+                 seed=1, checkpoint_dir="checkpoints", key="system"):
+        if not 0 < bandwidth_ratio <= 1:
+            raise ValueError(f"bandwidth_ratio must be in (0, 1], got {bandwidth_ratio}")
+        if filters < 2:
+            raise ValueError(f"filters must be >= 2, got {filters}")
+        self.bandwidth_ratio = bandwidth_ratio
+        self.filters = filters
+        mode = transmission if isinstance(transmission, str) else transmission.get("mode", "analog")
+        super().__init__(
+            label=label or f"Deep JSCC, rho={bandwidth_ratio:.3g}, {mode}",
+            settings={"bandwidth_ratio": bandwidth_ratio, "filters": filters},
+            dataset=dataset, test_samples=test_samples, test_offset=test_offset,
+            transmission=transmission, training=training, channel=channel, receiver=receiver,
+            stop=stop, train=train, seed=seed, checkpoint_dir=checkpoint_dir, key=key)
+
+    def _shape(self):
+        _, x, _ = self._test_data()
+        return tuple(x.shape[1:])
+
+    def build_model(self):
+        shape = self._shape()
+        channels = feature_channels(shape, self.bandwidth_ratio)
+        air = self.air_interface(shape[0] * shape[1] * channels // 16, name="air")
+        return DeepJSCCModel(image_shape=shape, channels=channels, filters=self.filters,
+                             air_interface=air)
+
+    def compile_model(self, model):
+        model.compile(optimizer=self.optimizer(), loss="mse")
+
+    def targets(self, dataset):
+        return dataset.x
+
+    def evaluate(self, outputs, targets):
+        x = tf.constant(targets)
+        mse = tf.reduce_mean(tf.square(outputs - x), axis=[1, 2, 3]).numpy().astype(np.float64)
+        psnr = 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
+        ssim = tf.image.ssim(x, outputs, max_val=1.0).numpy().astype(np.float64)
+        return {"mse_sum": float(mse.sum()), "psnr_sum": float(psnr.sum()),
+                "ssim_sum": float(ssim.sum())}
+
+    def summarize(self, totals):
+        n = totals["blocks"]
+        return {"psnr": totals["psnr_sum"] / n, "ssim": totals["ssim_sum"] / n,
+                "mse": totals["mse_sum"] / n, "blocks": n}
+
+    def describe(self):
+        facts = super().describe()
+        if self.model is not None:
+            h, w, c = self.model.image_shape
+            uses = self.model.air.channel_uses
+            facts.update(self.model.air.describe(), latent_channels=self.model.channels,
+                         bandwidth_ratio_requested=self.bandwidth_ratio,
+                         bandwidth_ratio_actual=uses / (h * w * c))
+        return facts

@@ -1,0 +1,447 @@
+"""MIJSCC and A-MIJSCC (Wang et al.): one semantic representation for reconstruction and classification.
+
+Stage 1 (unsupervised) trains the Table I encoder/decoder with Eq. 18,
+``MSE(s, s_hat) - lambda (mu_1 Omega_global + mu_2 Omega_local)``, where the
+Omegas are Jensen-Shannon MI estimates (Eq. 13) from the Table II global and
+local Deep-InfoMax critics. The representation ``z`` (``2n`` reals) is
+optionally quantized per element to ``q`` bits and dequantized at the
+transmitter (Eqs. 8-11, straight-through gradient), packed pairwise into
+``n`` complex symbols, power-normalized per sample and sent over the
+scenario's channel and receiver. Stage 2 (supervised) freezes everything and
+trains a 3-layer dense classifier on the *received* representation, at
+training SNRs drawn like stage 1's.
+
+A-MIJSCC adds, between encoder and quantizer, a noise encoder ``g = N_enc(N0)``
+(abs weights, tanh; Eq. 19 and Appendix B), decreasing scores by a *reverse*
+cumulative sum (the paper's ``g U`` of Eq. 20 runs the wrong way), the
+prefix mask ``1[g~ > eta]`` (Eq. 21) and the attention re-weighting
+``w (.) z'`` (Eq. 23); it is fine-tuned from a trained MIJSCC system of the
+same scenario (the paper: 8-bit, 20 epochs). Masked symbols are not sent: the
+mask is per complex symbol (the paper masks reals; per symbol keeps the count
+of channel uses whole), power is normalized over the symbols actually sent
+(mean energy 1 per *used* channel use, so Es/N0 keeps its meaning), and the
+receiver fills the rest with zeros.
+
+Per SNR point: mean PSNR (MAX = 1), accuracy with a Wilson 95% interval,
+and for A-MIJSCC the fraction of symbols sent and the channel uses per
+sample actually used (pilots included).
+"""
+import json
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ... import metrics as task_metrics
+from ...errors import ScenarioError, UserError
+from ...phy import theory
+from ...registry import register
+from ..base import Metric
+from .base import LearnedSystem, slug
+from .layers import PACKAGE, ChannelLayer, UniformQuantizer, complex_to_real, real_to_complex
+from ...sim import train as train_lib
+
+# PyTorch's BatchNorm default (momentum 0.1 there is 0.9 here): the paper's tables are
+# PyTorch-style (C x H x W), and short CPU runs need running statistics that settle fast.
+BN_MOMENTUM = 0.9
+
+# Slope of the straight-through surrogate of the mask threshold, in units of the score g~.
+MASK_TEMPERATURE = 0.1
+
+
+def _channels(base, width):
+    return max(1, int(round(base * width)))
+
+
+# --------------------------------------------------------------------------- networks
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class ResidualBlock(keras.layers.Layer):
+    """Down-sampling residual block of the MIJSCC encoder (Table I).
+
+    Two 3x3 convolutions with batch normalization, the first of stride 2, and a
+    strided 1x1 convolution with batch normalization on the shortcut; ReLU
+    after the sum.
+
+    Input: [batch, H, W, C_in], float32. Output: [batch, H/2, W/2, filters], float32.
+    """
+
+    def __init__(self, *, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.conv1 = keras.layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)
+        self.bn1 = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)
+        self.conv2 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)
+        self.bn2 = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)
+        self.skip = keras.layers.Conv2D(filters, 1, strides=2, use_bias=False)
+        self.bn_skip = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)
+
+    def call(self, x, training=None):
+        y = tf.nn.relu(self.bn1(self.conv1(x), training=training))
+        y = self.bn2(self.conv2(y), training=training)
+        return tf.nn.relu(y + self.bn_skip(self.skip(x), training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters}
+
+
+def build_encoder(*, image_shape, num_symbols, width):
+    """Table I encoder: image -> (local feature map f, representation z).
+
+    Conv3x3+BN+ReLU (64), residual blocks 64, 128, 256 (each halving H and W),
+    then a convolution over the whole H/8 x W/8 map to ``2 num_symbols``
+    outputs (Table I's "512 x 1 x 1" for 256 symbols). Channel counts are
+    scaled by ``width``.
+
+    Returns a functional ``keras.Model``:
+    image [batch, H, W, C] float32 in [0, 1] ->
+    f [batch, H/8, W/8, 256 width] float32 (the local DIM feature map, ``E_omega``),
+    z [batch, 2 num_symbols] float32.
+    """
+    image = keras.Input(image_shape, name="image")
+    x = keras.layers.Conv2D(_channels(64, width), 3, padding="same", use_bias=False)(image)
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
+    for base in (64, 128, 256):
+        x = ResidualBlock(filters=_channels(base, width))(x)
+    z = keras.layers.Conv2D(2 * num_symbols, tuple(x.shape[1:3]), padding="valid")(x)
+    return keras.Model(image, [x, keras.layers.Flatten()(z)], name="encoder")
+
+
+def build_decoder(*, image_shape, num_symbols, width):
+    """Table I decoder: received z [batch, 2 num_symbols] -> image [batch, H, W, C] in (0, 1).
+
+    Four transposed convolutions, each with batch normalization: 1x1 -> H/8
+    (256 width), then stride 2 to H/4 (128 width), H/2 (64 width) and H (C),
+    ReLU after the first three and sigmoid at the output.
+    """
+    h, w, c = image_shape
+    z = keras.Input((2 * num_symbols,), name="z_hat")
+    x = keras.layers.Reshape((1, 1, 2 * num_symbols))(z)
+    x = keras.layers.Conv2DTranspose(_channels(256, width), (h // 8, w // 8))(x)
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
+    for base in (128, 64):
+        x = keras.layers.Conv2DTranspose(_channels(base, width), 4, strides=2, padding="same")(x)
+        x = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
+    x = keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same")(x)
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    return keras.Model(z, keras.layers.Activation("sigmoid")(x), name="decoder")
+
+
+def build_classifier(*, num_features, num_classes, hidden_units):
+    """Stage-2 classifier psi: three dense layers, received z [batch, num_features] -> logits."""
+    z_hat = keras.Input((num_features,), name="z_hat")
+    x = z_hat
+    for units in hidden_units:
+        x = keras.layers.Dense(units, activation="relu")(x)
+    return keras.Model(z_hat, keras.layers.Dense(num_classes)(x), name="classifier")
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class GlobalCritic(keras.layers.Layer):
+    """Global Deep-InfoMax discriminator ``T_g(s, z)`` of Table II.
+
+    Two 3x3 convolutions of stride 2 on the image (ReLU, then none), flattened
+    and concatenated with ``z``, then dense layers (ReLU, ReLU, none) to one score.
+
+    Input: image [batch, H, W, C] float32; z [batch, 2n] float32.
+    Output: [batch] float32, the critic's log-odds that (s, z) is a matched pair.
+    """
+
+    def __init__(self, *, width=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.width = width
+        self.convs = [keras.layers.Conv2D(_channels(64, width), 3, strides=2, padding="same",
+                                          activation="relu"),
+                      keras.layers.Conv2D(_channels(32, width), 3, strides=2, padding="same")]
+        self.flatten = keras.layers.Flatten()
+        self.dense = [keras.layers.Dense(_channels(512, width), activation="relu"),
+                      keras.layers.Dense(_channels(512, width), activation="relu"),
+                      keras.layers.Dense(1)]
+
+    def call(self, image, z):
+        x = image
+        for layer in self.convs:
+            x = layer(x)
+        x = tf.concat([self.flatten(x), z], axis=-1)
+        for layer in self.dense:
+            x = layer(x)
+        return x[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class LocalCritic(keras.layers.Layer):
+    """Local Deep-InfoMax discriminator ``T_l(f_i, z)`` of Table II, one score per position.
+
+    ``z`` is expanded to every position of the feature map and concatenated
+    with it; three 1x1 convolutions (ReLU, ReLU, none) score each pair.
+
+    Input: f [batch, N, N, C] float32; z [batch, 2n] float32.
+    Output: [batch, N, N] float32 scores.
+    """
+
+    def __init__(self, *, width=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.width = width
+        self.convs = [keras.layers.Conv2D(_channels(512, width), 1, activation="relu"),
+                      keras.layers.Conv2D(_channels(512, width), 1, activation="relu"),
+                      keras.layers.Conv2D(1, 1)]
+
+    def call(self, features, z):
+        shape = tf.shape(features)
+        z_map = tf.broadcast_to(z[:, None, None, :], [shape[0], shape[1], shape[2], z.shape[-1]])
+        x = tf.concat([features, z_map], axis=-1)
+        for layer in self.convs:
+            x = layer(x)
+        return x[..., 0]
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}
+
+
+def jsd_mutual_information(joint, marginal):
+    """Jensen-Shannon MI estimate, Eq. 13: ``E_P[-softplus(-T)] - E_Q[softplus(T)]``.
+
+    ``joint``: critic scores of matched pairs (s, z); ``marginal``: scores of
+    mismatched pairs (s', z); any shapes, each averaged over all elements.
+    Returns a float32 scalar in nats, at most 0 (it is ``2 JSD - log 4``).
+    """
+    return tf.reduce_mean(-tf.nn.softplus(-joint)) - tf.reduce_mean(tf.nn.softplus(marginal))
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class NoiseEncoder(keras.layers.Layer):
+    """``N_enc`` of A-MIJSCC (Eq. 19, Appendix B): N0 -> noise feature ``g``.
+
+    ``len(hidden_units) + 1`` dense layers, each followed by tanh, whose
+    kernels *and* biases pass through ``abs``. With N0 >= 0 every
+    pre-activation is then non-negative and non-decreasing in N0, so each
+    ``g_j`` lies in [0, 1) and never falls as the noise rises (Eq. B.3).
+    Appendix B only asks for a "small" bias; a non-negative one is what makes
+    ``g >= 0``, which the reverse cumulative sum needs to be non-increasing.
+
+    Kernels start uniform in [0, 2 / fan_in] (mean weight 1 / fan_in, unit
+    gain per layer) and biases at 0, so that at the start ``g_j ~ N0`` while
+    tanh is near-linear: the threshold then cuts at a position that moves over
+    the whole training SNR range instead of sitting at one end.
+
+    Input: no [batch] or [batch, 1], float32, N0 (linear) per complex symbol.
+    Output: g [batch, num_outputs], float32.
+    """
+
+    def __init__(self, *, num_outputs, hidden_units=(64, 64, 64), **kwargs):
+        super().__init__(**kwargs)
+        self.num_outputs = num_outputs
+        self.hidden_units = tuple(hidden_units)
+
+    def build(self, input_shape):
+        sizes = (1, *self.hidden_units, self.num_outputs)
+        self.kernels, self.biases = [], []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            init = keras.initializers.RandomUniform(0.0, 2.0 / fan_in)
+            self.kernels.append(self.add_weight(shape=(fan_in, fan_out), initializer=init,
+                                                name=f"kernel_{i}"))
+            self.biases.append(self.add_weight(shape=(fan_out,), initializer="zeros",
+                                               name=f"bias_{i}"))
+
+    def call(self, no):
+        x = tf.reshape(tf.cast(no, self.compute_dtype), [-1, 1])
+        for kernel, bias in zip(self.kernels, self.biases):
+            x = tf.tanh(tf.matmul(x, tf.abs(kernel)) + tf.abs(bias))
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "num_outputs": self.num_outputs,
+                "hidden_units": list(self.hidden_units)}
+
+
+def decreasing_scores(g):
+    """Eq. 20 as intended: ``g~_j = sum_{i >= j} g_i``, a *reverse* cumulative sum.
+
+    The paper's ``g U`` with upper-triangular ``U`` sums ``i <= j`` and grows
+    with ``j``; the reverse sum is non-increasing whenever ``g >= 0``.
+    Input and output: [batch, d], float32.
+    """
+    return tf.cumsum(g, axis=-1, reverse=True)
+
+
+def prefix_mask(scores, *, threshold):
+    """Eq. 21, ``m_j = 1[g~_j > eta]``, with a straight-through gradient.
+
+    The forward value is the hard 0/1 mask (a prefix, since ``scores`` is
+    non-increasing); the gradient is that of ``sigmoid((g~ - eta) / T)``
+    (``T`` = :data:`MASK_TEMPERATURE`), so the task loss reaches the noise
+    encoder, which a step function would block.
+    Input and output: [batch, d], float32.
+    """
+    hard = tf.cast(scores > threshold, scores.dtype)
+    soft = tf.sigmoid((scores - threshold) / MASK_TEMPERATURE)
+    return soft + tf.stop_gradient(hard - soft)
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class SemanticEnhancement(keras.layers.Layer):
+    """``N_attn`` of A-MIJSCC, Eq. 23: ``z* = w (.) z'``, ``w`` from dense ReLU -> dense sigmoid.
+
+    Input and output: [batch, 2n], float32 (masked representation in, re-weighted out).
+    """
+
+    def __init__(self, *, hidden_units=256, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_units = hidden_units
+
+    def build(self, input_shape):
+        self.hidden = keras.layers.Dense(self.hidden_units, activation="relu")
+        self.gate = keras.layers.Dense(input_shape[-1], activation="sigmoid")
+
+    def call(self, z):
+        return self.gate(self.hidden(z)) * z
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_units": self.hidden_units}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class PrefixChannel(ChannelLayer):
+    """:class:`~.layers.ChannelLayer` for a per-sample prefix of the complex symbols.
+
+    Only the symbols with ``mask = 1`` are sent: power is normalized over
+    them (mean energy 1 per used channel use) and the receiver zeroes the rest.
+    Same parameters as ``ChannelLayer``.
+
+    Input
+    -----
+    x : [batch, 2n], float32
+        Real features, zero outside the mask (pairs ``x[2i], x[2i+1]`` are symbol ``i``).
+    mask : [batch, n], float32
+        1 for the symbols sent, 0 elsewhere.
+    no : [batch], float32
+        N0 (linear) per sample, as returned by :meth:`noise_variance`.
+
+    Output
+    ------
+    : [batch, 2n], float32
+        Equalized received features, zero outside the mask.
+    """
+
+    def call(self, x, mask, no):
+        sent = tf.stop_gradient(tf.reduce_sum(mask, axis=-1, keepdims=True))
+        energy = tf.reduce_sum(tf.square(x), axis=-1, keepdims=True)
+        z = real_to_complex(x * tf.sqrt(sent / tf.maximum(energy, 1e-12)))
+        coherence = self.channel.coherence
+        y, h = self.channel(self.receiver.frame(z, coherence), no)
+        z_hat, _ = self.receiver.equalize(y, h, no, coherence, z.shape[-1])
+        return complex_to_real(z_hat) * tf.repeat(mask, 2, axis=-1)
+
+
+# --------------------------------------------------------------------------- models
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class MijsccModel(keras.Model):
+    """MIJSCC: encoder, critics, air interface, decoder and stage-2 classifier.
+
+    Parameters
+    ----------
+    image_shape : (int, int, int)
+        H, W, C; H and W divisible by 8.
+    num_symbols : int
+        Complex channel uses ``n`` of the representation (``2n`` reals).
+    width : float
+        Multiplier of every hidden layer's channel count (1 = Tables I and II).
+    num_classes : int
+    classifier_units : (int, int)
+        Hidden widths of the 3-layer classifier.
+    mi_weight, global_weight, local_weight : float
+        ``lambda``, ``mu_1``, ``mu_2`` of Eq. 18; ``mi_weight = 0`` is plain
+        Deep JSCC and builds no critics.
+    air_interface : AirInterface | dict
+        The link (a serialized config when loaded from ``.keras``).
+
+    Input
+    -----
+    x : [batch, H, W, C], float32 in [0, 1]
+    no : None | scalar | [batch], float32
+        N0 (linear); None draws the training SNR.
+
+    Output
+    ------
+    dict
+        ``reconstruction`` [batch, H, W, C] float32 in (0, 1); ``logits``
+        [batch, num_classes] float32; ``symbols_sent`` [batch] float32, data
+        symbols (complex channel uses without pilots) sent per sample. In training with ``mi_weight > 0`` the
+        term ``-lambda (mu_1 Omega_g + mu_2 Omega_l)`` is added with ``add_loss``.
+    """
+
+    def __init__(self, *, image_shape, num_symbols, width, num_classes, classifier_units,
+                 mi_weight, global_weight, local_weight, air_interface, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(image_shape)
+        self.num_symbols = num_symbols
+        self.width = width
+        self.num_classes = num_classes
+        self.classifier_units = tuple(classifier_units)
+        self.mi_weight = mi_weight
+        self.global_weight = global_weight
+        self.local_weight = local_weight
+        if isinstance(air_interface, dict):
+            air_interface = keras.saving.deserialize_keras_object(air_interface)
+        self.air = air_interface
+        self.encoder = build_encoder(image_shape=self.image_shape, num_symbols=num_symbols,
+                                     width=width)
+        self.decoder = build_decoder(image_shape=self.image_shape, num_symbols=num_symbols,
+                                     width=width)
+        self.classifier = build_classifier(num_features=2 * num_symbols, num_classes=num_classes,
+                                           hidden_units=self.classifier_units)
+        if mi_weight:
+            self.global_critic = GlobalCritic(width=width)
+            self.local_critic = LocalCritic(width=width)
+
+    def build(self, input_shape):
+        # The critics only run in training; build them here so that a checkpoint's
+        # weights load into a model that has only been called for inference.
+        if self.mi_weight:
+            image = tf.zeros([1, *self.image_shape])
+            features, z = self.encoder(image)
+            self.global_critic(image, z)
+            self.local_critic(features, z)
+
+    def mutual_information(self, image, features, z):
+        """(Omega_global, Omega_local), Eqs. 15 and 17, float32 scalars.
+
+        The fake image ``s'`` of Algorithm 1 is the batch rolled by one, so every
+        sample is paired with another one; its feature map ``f'`` is ``f`` rolled
+        the same way (the encoder is per-sample, so this equals ``E_omega(s')``
+        up to batch-norm statistics, which a permutation does not change).
+        """
+        fake_image = tf.roll(image, 1, axis=0)
+        fake_features = tf.roll(features, 1, axis=0)
+        omega_g = jsd_mutual_information(self.global_critic(image, z),
+                                         self.global_critic(fake_image, z))
+        omega_l = jsd_mutual_information(self.local_critic(features, z),
+                                         self.local_critic(fake_features, z))
+        return omega_g, omega_l
+
+    def transmit(self, z, no=None, training=False):
+        """z [batch, 2n] -> (received z_hat [batch, 2n], data symbols sent [batch] float32)."""
+        z_hat = self.air(z, no=no, training=training)
+        return z_hat, tf.fill([tf.shape(z)[0]], float(self.num_symbols))
+
+    def call(self, x, no=None, training=False):
+        features, z = self.encoder(x, training=training)
+        if training and self.mi_weight:
+            omega_g, omega_l = self.mutual_information(x, features, z)
+            self.add_loss(-self.mi_weight * (self.global_weight * omega_g
+                                             + self.local_weight * omega_l))
+        z_hat, sent = self.transmit(z, no, training)
+        return {"reconstruction": self.decoder(z_hat, training=training),
+                "logits": self.classifier(z_hat, training=training), "symbols_sent": sent}
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": list(self.image_shape),
+                "num_symbols": self.num_symbols, "width": self.width,
+                "num_classes": self.num_classes, "classifier_units": list(self.classifier_units),
+                "mi_weight": self.mi_weight, "global_weight": self.global_weight,
+                "local_weight": self.local_weight,
+                "air_interface": keras.saving.serialize_keras_object(self.air)}

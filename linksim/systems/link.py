@@ -1,0 +1,114 @@
+"""Bit-level link: random bits through FEC, mapping, channel and receiver; BER and BLER."""
+import functools
+
+import numpy as np
+import tensorflow as tf
+from sionna.phy.mapping import BinarySource
+
+from .. import registry
+from ..phy import theory
+from ..phy.link import DigitalLink
+from ..registry import register
+from .base import Metric, System
+
+
+@register("system", "link")
+class LinkSystem(System):
+    """BER/BLER of a coded digital link (the classic Sionna Monte Carlo)."""
+
+    metrics = (
+        Metric("bler", "BLER", log=True, ci=("bler_ci_low", "bler_ci_high")),
+        Metric("ber", "BER", log=True, ci=("ber_ci_low", "ber_ci_high")),
+    )
+
+    def __init__(self, *, code: dict, modulation: dict, codewords_per_frame: int = 1,
+                 xla: bool = True, label: str | None = None, channel=None, receiver=None,
+                 stop=None, key="link"):
+        self.code = registry.build("code", code, key=f"{key}.code")
+        self.modulation = registry.build("modulation", modulation, key=f"{key}.modulation")
+        if codewords_per_frame < 1:
+            raise ValueError(f"codewords_per_frame must be >= 1, got {codewords_per_frame}")
+        super().__init__(label=label or f"{self.code.description}, {self.modulation.description}")
+        self.link = DigitalLink(code=self.code, modulation=self.modulation,
+                                channel=channel, receiver=receiver)
+        self.codewords_per_frame = codewords_per_frame
+        self.batch_size = stop.batch_size
+        self._source = BinarySource()
+        self._step = tf.function(self._simulate, jit_compile=xla)
+        self._xla = xla
+
+    @property
+    def info_bits_per_channel_use(self):
+        return self.code.rate * self.modulation.bits_per_symbol
+
+    def describe(self):
+        data, uses = self.link.symbols_per_frame(self.codewords_per_frame)
+        return {"code": self.code.description, "modulation": self.modulation.description,
+                "k": self.code.k, "n": self.code.n, "code_rate": self.code.rate,
+                "codewords_per_frame": self.codewords_per_frame,
+                "channel_uses_per_frame": uses, "data_symbols_per_frame": data}
+
+    def _simulate(self, no):
+        bits = self._source([self.batch_size, self.codewords_per_frame, self.code.k])
+        bits_hat = self.link(bits, no)
+        errors = tf.cast(tf.not_equal(bits, bits_hat), tf.int64)
+        bit_errors = tf.reduce_sum(errors)
+        block_errors = tf.reduce_sum(tf.cast(tf.reduce_any(errors > 0, axis=-1), tf.int64))
+        return bit_errors, block_errors
+
+    def run_batch(self, no, *, batch_index):
+        try:
+            bit_errors, block_errors = self._step(tf.constant(no, tf.float32))
+        except tf.errors.InvalidArgumentError:
+            if not self._xla:
+                raise
+            # Some Sionna decoders have ops XLA cannot compile; graph mode still runs them.
+            self._xla = False
+            self._step = tf.function(self._simulate)
+            bit_errors, block_errors = self._step(tf.constant(no, tf.float32))
+        blocks = self.batch_size * self.codewords_per_frame
+        return {"blocks": blocks, "block_errors": int(block_errors),
+                "bits": blocks * self.code.k, "bit_errors": int(bit_errors)}
+
+    def finished(self, totals, stop):
+        return (totals["block_errors"] >= stop.block_errors
+                or totals["blocks"] >= stop.max_blocks)
+
+    @staticmethod
+    def no_errors(totals):
+        return totals["block_errors"] == 0
+
+    def summarize(self, totals):
+        bler_lo, bler_hi = theory.wilson_interval(totals["block_errors"], totals["blocks"])
+        ber_lo, ber_hi = theory.wilson_interval(totals["bit_errors"], totals["bits"])
+        return {"ber": totals["bit_errors"] / totals["bits"],
+                "bler": totals["block_errors"] / totals["blocks"],
+                "blocks": totals["blocks"], "block_errors": totals["block_errors"],
+                "bits": totals["bits"], "bit_errors": totals["bit_errors"],
+                "bler_ci_low": bler_lo, "bler_ci_high": bler_hi,
+                "ber_ci_low": ber_lo, "ber_ci_high": ber_hi}
+
+    def theory(self, snr_db, definition):
+        curves = {}
+        snr_db = np.asarray(snr_db, float)
+        esno_db = snr_db + (10 * np.log10(self.info_bits_per_channel_use)
+                            if definition == "ebno" else 0.0)
+        esno = 10 ** (esno_db / 10)
+        channel, receiver = self.link.channel, self.link.receiver
+        name = self.modulation.name
+        uncoded = self.code.name == "uncoded"
+        exact_csi = receiver.num_pilots == 0
+        if uncoded and exact_csi and name in ("bpsk", "qam"):
+            kwargs = dict(modulation=name, bits_per_symbol=self.modulation.bits_per_symbol)
+            if not channel.is_fading:
+                curves["ber"] = ("closed form (hard decisions), AWGN", theory.ber_awgn(esno, **kwargs))
+            elif channel.k_factor == 0:
+                curves["ber"] = ("closed form (hard decisions), Rayleigh", theory.ber_rayleigh(esno, **kwargs))
+        binary_input = self.modulation.bits_per_symbol <= 2 and name != "psk"
+        if (not uncoded and binary_input and not channel.is_fading
+                and self.codewords_per_frame == 1):
+            ebno_db = esno_db - 10 * np.log10(self.info_bits_per_channel_use)
+            curves["bler"] = (f"normal approximation, ({self.code.n},{self.code.k}) BI-AWGN",
+                              theory.normal_approximation_bler(ebno_db, k=self.code.k,
+                                                               n=self.code.n))
+        return curves
