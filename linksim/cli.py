@@ -122,5 +122,23 @@ def plot(results_dir):
         click.echo(f"plot: {path}")
 
 
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=pathlib.Path))
+@click.option("--fresh", is_flag=True, help="Discard existing checkpoints and train from scratch.")
+@click.option("--quiet", is_flag=True, help="No per-epoch lines.")
+def train(scenario_file, fresh, quiet):
+    """Train every learned system of SCENARIO_FILE (resumes an interrupted training)."""
+    from . import scenario as scenario_lib
+    from .systems.learned.base import LearnedSystem
+    scenario = scenario_lib.load(scenario_file)
+    _, _, systems = scenario_lib.build(scenario, file=scenario_file)
+    learned = [s for s in systems if isinstance(s, LearnedSystem)]
+    if not learned:
+        raise UserError(f"{scenario_file}: no learned system to train (all are conventional)")
+    for system in learned:
+        system.train(fresh=fresh, show_progress=not quiet)
+        click.echo(f"checkpoint: {system.checkpoint}")
+
+
 if __name__ == "__main__":
     main()

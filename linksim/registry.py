@@ -37,6 +37,7 @@ MODULES = (
     "linksim.systems.capacity",
     "linksim.systems.learned.deepjscc",
     "linksim.systems.learned.mtoc",
+    "linksim.systems.learned.mijscc",
 )
 
 # Arguments the framework passes to factories that declare them; never YAML keys.

@@ -140,7 +140,15 @@ def build(scenario, *, file=None, checkpoint_root="checkpoints"):
         for i, spec in enumerate(scenario.system_specs()):
             key = "link" if (scenario.link is not None and i == 0) else \
                 f"systems[{i - (scenario.link is not None)}]"
-            system = registry.build("system", spec, key=key, context={**context, "key": key})
+            spec = dict(spec)
+            # A system may bring its own receiver (e.g. LS vs perfect CSI on one plot);
+            # the channel is always the scenario's, so every system shares the same link.
+            own_receiver = spec.pop("receiver", None)
+            system_context = {**context, "key": key}
+            if own_receiver is not None:
+                system_context["receiver"] = registry.build("receiver", own_receiver,
+                                                            key=f"{key}.receiver")
+            system = registry.build("system", spec, key=key, context=system_context)
             if system.label in labels:
                 raise ScenarioError(f"{key}.label", f"duplicate label {system.label!r}; "
                                                     "give each system its own 'label'")

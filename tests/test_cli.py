@@ -60,7 +60,7 @@ def test_bad_scenario_gives_one_line_and_exit_2(tmp_path, data, needle):
         assert result.exit_code == 2, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0] and str(path) in lines[0], result.output
-    assert not (tmp_path / "out" / "metrics.csv").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_file_and_bad_yaml(tmp_path):

@@ -5,6 +5,7 @@ Layout of ``results/<scenario>/``::
     run.json                    scenario as resolved, hash, versions, machine, durations
     metrics.csv                 one row per (system, SNR point)
     points/<system>/<snr>.json  finished points: what an interrupted run resumes from
+    table.md                    every metric as a system x SNR table
     <metric>.png                plots
 """
 import csv
@@ -82,6 +83,24 @@ class ResultStore:
             for row in rows:
                 writer.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in columns})
         os.replace(f.name, self.out / "metrics.csv")
+
+    def write_table(self, rows, metrics, *, title, definition):
+        """table.md: one table per metric, a row per system and a column per SNR point."""
+        snrs = sorted({r["snr_db"] for r in rows})
+        systems = list(dict.fromkeys(r["system"] for r in rows))
+        unit = {"esno": "Es/N0", "ebno": "Eb/N0"}[definition]
+        lines = [f"# {title}", "", f"Columns: {unit} in dB. Written by `linksim run`; "
+                 "see run.json for the scenario, versions and machine.", ""]
+        for metric in metrics:
+            lines += [f"## {metric.label}", "",
+                      "| system | " + " | ".join(f"{s:g}" for s in snrs) + " |",
+                      "|---|" + "---|" * len(snrs)]
+            for system in systems:
+                values = {r["snr_db"]: r.get(metric.name) for r in rows if r["system"] == system}
+                cells = ["" if values.get(s) is None else f"{values[s]:.4g}" for s in snrs]
+                lines.append(f"| {system} | " + " | ".join(cells) + " |")
+            lines.append("")
+        write_atomic(self.out / "table.md", "\n".join(lines))
 
     def write_run(self, info):
         write_atomic(self.out / "run.json",

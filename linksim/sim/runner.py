@@ -85,8 +85,9 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True):
     Finished points found in ``out`` are reused (resume); returns the metric rows.
     """
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    store = ResultStore(out, scenario_hash=scenario.content_hash(), fresh=fresh)
+    # Build first: a bad scenario must not leave a results directory behind.
     channel, receiver, systems = scenario_lib.build(scenario, file=file)
+    store = ResultStore(out, scenario_hash=scenario.content_hash(), fresh=fresh)
     definition = scenario.snr.definition
     snrs = scenario.snr.values()
     rows, skipped = [], []
@@ -114,6 +115,8 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True):
             if scenario.stop.early_stop and system.no_errors(record["totals"]):
                 stopped_early = True
     store.write_metrics(rows)
+    metrics = list({m.name: m for s in systems for m in s.metrics}.values())
+    store.write_table(rows, metrics, title=scenario.name, definition=definition)
     grid = np.linspace(min(snrs), max(snrs), 200) if snrs else np.array([])
     store.write_run({
         "scenario": scenario.model_dump(), "scenario_file": str(file) if file else None,

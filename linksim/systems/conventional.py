@@ -375,7 +375,8 @@ class SpeechTask(Task):
 
     def summarize(self, totals):
         # Capped like PSNR so a lossless point stays finite.
-        error = max(totals["error_energy"], totals["signal_energy"] * 10 ** (-metrics.PSNR_CAP_DB / 10))
+        floor = totals["signal_energy"] * 10 ** (-metrics.PSNR_CAP_DB / 10)
+        error = max(totals["error_energy"], floor)
         out = {"waveform_snr": 10 * np.log10(totals["signal_energy"] / error),
                "sample_error_rate": totals["pcm_sample_errors"] / totals["pcm_samples"]}
         if self._recognizer is not None:
@@ -516,7 +517,8 @@ class ConventionalSystem(System):
         if budget <= 0:
             return None, 0
         encoded = fit(self.codec, sample, budget, accounting=self.accounting)
-        header_bits = 8 * encoded.header_bytes if encoded and self.accounting == "with_headers" else 0
+        charged = encoded is not None and self.accounting == "with_headers"
+        header_bits = 8 * encoded.header_bytes if charged else 0
         return encoded, header_bits
 
     def _frame(self, encoded, header_bits, mcs, codewords):

@@ -235,14 +235,15 @@ class LearnedSystem(System):
         blob = json.dumps(self.fingerprint(), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def _new_model(self):
+    def _new_model(self, *, compile_model=True):
         """A freshly built model (weights created by one call on two test-shaped samples)."""
         config.seed = self.seed
         keras.utils.set_random_seed(self.seed)
         model = self.build_model()
         _, x, _ = self._test_data()
         model(x[:2], training=False)
-        self.compile_model(model)
+        if compile_model:
+            self.compile_model(model)
         return model
 
     def train(self, *, fresh=False, show_progress=True):
@@ -286,7 +287,8 @@ class LearnedSystem(System):
             raise UserError(f"{self.checkpoint} was trained with other settings than "
                             f"{self.label!r} has now; run 'linksim train SCENARIO --fresh' "
                             f"or delete {self.directory}")
-        model = self._new_model()
+        # Evaluation only: no optimizer, so the saved optimizer state is not restored.
+        model = self._new_model(compile_model=False)
         model.load_weights(self.checkpoint)
         self._use(model)
 

@@ -1,4 +1,4 @@
-"""MIJSCC and A-MIJSCC (Wang et al.): one semantic representation for reconstruction and classification.
+"""MIJSCC and A-MIJSCC (Wang et al.): one representation for image reconstruction and classification.
 
 Stage 1 (unsupervised) trains the Table I encoder/decoder with Eq. 18,
 ``MSE(s, s_hat) - lambda (mu_1 Omega_global + mu_2 Omega_local)``, where the
@@ -26,20 +26,23 @@ Per SNR point: mean PSNR (MAX = 1), accuracy with a Wilson 95% interval,
 and for A-MIJSCC the fraction of symbols sent and the channel uses per
 sample actually used (pilots included).
 """
+import dataclasses
 import json
+import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
+from sionna.phy import config
 
 from ... import metrics as task_metrics
 from ...errors import ScenarioError, UserError
 from ...phy import theory
 from ...registry import register
+from ...sim import train as train_lib
 from ..base import Metric
 from .base import LearnedSystem, slug
-from .layers import PACKAGE, ChannelLayer, UniformQuantizer, complex_to_real, real_to_complex
-from ...sim import train as train_lib
+from .layers import PACKAGE, ChannelLayer, complex_to_real, real_to_complex
 
 # PyTorch's BatchNorm default (momentum 0.1 there is 0.9 here): the paper's tables are
 # PyTorch-style (C x H x W), and short CPU runs need running statistics that settle fast.
@@ -223,24 +226,28 @@ class NoiseEncoder(keras.layers.Layer):
     ``g >= 0``, which the reverse cumulative sum needs to be non-increasing.
 
     Kernels start uniform in [0, 2 / fan_in] (mean weight 1 / fan_in, unit
-    gain per layer) and biases at 0, so that at the start ``g_j ~ N0`` while
-    tanh is near-linear: the threshold then cuts at a position that moves over
-    the whole training SNR range instead of sitting at one end.
+    gain per layer), the last one scaled by ``initial_sum / num_outputs``, and
+    biases at 0. While tanh is near-linear, ``sum_j g_j ~ initial_sum * N0``
+    at the start: with the default 256 (``g_j ~ N0`` for the paper's 256
+    symbols) the cut of ``eta`` in {0.6, 1.2, 2} starts inside the training
+    SNR range (6..21 dB) for any ``num_outputs``, instead of at one end of it.
 
     Input: no [batch] or [batch, 1], float32, N0 (linear) per complex symbol.
     Output: g [batch, num_outputs], float32.
     """
 
-    def __init__(self, *, num_outputs, hidden_units=(64, 64, 64), **kwargs):
+    def __init__(self, *, num_outputs, hidden_units=(64, 64, 64), initial_sum=256.0, **kwargs):
         super().__init__(**kwargs)
         self.num_outputs = num_outputs
         self.hidden_units = tuple(hidden_units)
+        self.initial_sum = initial_sum
 
     def build(self, input_shape):
         sizes = (1, *self.hidden_units, self.num_outputs)
         self.kernels, self.biases = [], []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            init = keras.initializers.RandomUniform(0.0, 2.0 / fan_in)
+            gain = self.initial_sum / fan_out if i == len(sizes) - 2 else 1.0
+            init = keras.initializers.RandomUniform(0.0, 2.0 * gain / fan_in)
             self.kernels.append(self.add_weight(shape=(fan_in, fan_out), initializer=init,
                                                 name=f"kernel_{i}"))
             self.biases.append(self.add_weight(shape=(fan_out,), initializer="zeros",
@@ -254,7 +261,7 @@ class NoiseEncoder(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_outputs": self.num_outputs,
-                "hidden_units": list(self.hidden_units)}
+                "hidden_units": list(self.hidden_units), "initial_sum": self.initial_sum}
 
 
 def decreasing_scores(g):
@@ -326,6 +333,10 @@ class PrefixChannel(ChannelLayer):
         Equalized received features, zero outside the mask.
     """
 
+    def build(self, x_shape, mask_shape=None, no_shape=None):
+        # Channel and receiver hold no weights.
+        self.built = True
+
     def call(self, x, mask, no):
         sent = tf.stop_gradient(tf.reduce_sum(mask, axis=-1, keepdims=True))
         energy = tf.reduce_sum(tf.square(x), axis=-1, keepdims=True)
@@ -370,8 +381,9 @@ class MijsccModel(keras.Model):
     dict
         ``reconstruction`` [batch, H, W, C] float32 in (0, 1); ``logits``
         [batch, num_classes] float32; ``symbols_sent`` [batch] float32, data
-        symbols (complex channel uses without pilots) sent per sample. In training with ``mi_weight > 0`` the
-        term ``-lambda (mu_1 Omega_g + mu_2 Omega_l)`` is added with ``add_loss``.
+        symbols (complex channel uses without pilots) sent per sample. In
+        training with ``mi_weight > 0`` the term ``-lambda (mu_1 Omega_g +
+        mu_2 Omega_l)`` is added with ``add_loss``.
     """
 
     def __init__(self, *, image_shape, num_symbols, width, num_classes, classifier_units,
@@ -445,3 +457,346 @@ class MijsccModel(keras.Model):
                 "mi_weight": self.mi_weight, "global_weight": self.global_weight,
                 "local_weight": self.local_weight,
                 "air_interface": keras.saving.serialize_keras_object(self.air)}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class AdaptiveMijsccModel(MijsccModel):
+    """A-MIJSCC: :class:`MijsccModel` with an SNR-adaptive prefix mask and attention.
+
+    Extra parameters
+    ----------------
+    threshold : float
+        Pruning threshold ``eta`` of Eq. 21.
+    attention : bool
+        Apply the semantic enhancement module (Eq. 23).
+    noise_units : (int, ...)
+        Hidden widths of the noise encoder (the paper's 4-layer MLP: three hidden).
+    attention_units : int
+        Hidden width of the enhancement module.
+
+    The air interface supplies the quantizer (``quantized`` mode) and the
+    channel, receiver and training-SNR settings of a :class:`PrefixChannel`.
+    Input and output as for ``MijsccModel``; ``symbols_sent`` varies with N0.
+    """
+
+    def __init__(self, *, threshold, attention, noise_units, attention_units, **kwargs):
+        super().__init__(**kwargs)
+        if self.air.mode not in ("analog", "quantized"):
+            raise ValueError(f"A-MIJSCC sends analog or quantized symbols, not {self.air.mode!r}")
+        self.threshold = threshold
+        self.attention = attention
+        self.noise_units = tuple(noise_units)
+        self.attention_units = attention_units
+        link = self.air.channel_layer
+        self.prefix_channel = PrefixChannel(channel=link.channel, receiver=link.receiver,
+                                            snr_db=link.snr_range, snr_draw=link.snr_draw,
+                                            snr_offset_db=link.snr_offset_db)
+        self.noise_encoder = NoiseEncoder(num_outputs=self.num_symbols,
+                                          hidden_units=self.noise_units)
+        if attention:
+            self.enhance = SemanticEnhancement(hidden_units=attention_units)
+
+    def mask(self, no):
+        """N0 [batch] -> prefix mask [batch, n] float32 (1 = symbol sent), Eqs. 19-21."""
+        return prefix_mask(decreasing_scores(self.noise_encoder(no)), threshold=self.threshold)
+
+    def transmit(self, z, no=None, training=False):
+        no = self.prefix_channel.noise_variance(tf.shape(z)[0], no)
+        mask = self.mask(no)
+        on = tf.repeat(mask, 2, axis=-1)
+        z = z * on
+        if self.attention:
+            z = self.enhance(z)
+        if self.air.mode == "quantized":
+            # Dequantized zeros land on the nearest grid point; masked reals are not sent.
+            z = self.air.quantizer(z) * on
+        sent = tf.round(tf.reduce_sum(tf.stop_gradient(mask), axis=-1))
+        return self.prefix_channel(z, mask, no), sent
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold,
+                "attention": self.attention, "noise_units": list(self.noise_units),
+                "attention_units": self.attention_units}
+
+
+class ReceivedClassifier(keras.Model):
+    """Stage-2 training wrapper (never saved): frozen link of a MIJSCC model, then its classifier.
+
+    Only the classifier is tracked (and trained); the transmitter and channel
+    of ``model`` run as they are, with the training SNR drawn per sample.
+
+    Input: z [batch, 2n] float32, representations of the frozen encoder.
+    Output: logits [batch, num_classes] float32.
+    """
+
+    def __init__(self, *, model, **kwargs):
+        super().__init__(**kwargs)
+        self.classifier = model.classifier
+        self._transmit = model.transmit
+
+    def call(self, z, training=False):
+        z_hat, _ = self._transmit(z)
+        return self.classifier(z_hat, training=training)
+
+
+# --------------------------------------------------------------------------- systems
+
+def fit_images(x, image_shape):
+    """Images [N, h, w, c] -> [N, H, W, C]: zero-padded to the centre, grey repeated to C.
+
+    Lets 28x28 grey sets (Fashion-MNIST) stand in on the paper's 32x32x3 network.
+    """
+    h, w, c = image_shape
+    n, h_in, w_in, c_in = x.shape
+    if h_in > h or w_in > w or c_in not in (1, c):
+        raise ValueError(f"images of shape {x.shape[1:]} do not fit image_shape {image_shape} "
+                         "(only zero-padding and grey -> colour are done)")
+    top, left = (h - h_in) // 2, (w - w_in) // 2
+    out = np.zeros((n, h, w, c_in), np.float32)
+    out[:, top:top + h_in, left:left + w_in] = x
+    return np.repeat(out, c // c_in, axis=-1)
+
+
+class _MijsccSystem(LearnedSystem):
+    """Keys, data, two-stage training and evaluation shared by ``mijscc`` and ``amijscc``."""
+
+    metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"),
+               Metric("accuracy", "accuracy", ci=("accuracy_ci_low", "accuracy_ci_high")))
+
+    def __init__(self, *, name, dataset, image_shape, num_symbols, width, mi_weight,
+                 global_weight, local_weight, classifier_units, classifier_epochs, extra,
+                 test_samples, test_offset, transmission, training, label, channel, receiver,
+                 stop, train, seed, checkpoint_dir, key):
+        h, w, _ = image_shape
+        if h % 8 or w % 8:
+            raise ValueError(f"image_shape {image_shape}: H and W must be divisible by 8")
+        if num_symbols < 1 or width <= 0 or mi_weight < 0 or classifier_epochs < 1:
+            raise ValueError("num_symbols, width and classifier_epochs must be positive and "
+                             "mi_weight >= 0")
+        if len(classifier_units) != 2:
+            raise ValueError(f"classifier_units: two hidden widths (a 3-layer classifier), "
+                             f"got {classifier_units}")
+        mode = transmission if isinstance(transmission, str) else transmission.get("mode", "analog")
+        if mode not in ("analog", "quantized"):
+            raise ScenarioError(f"{key}.transmission", f"{name} sends analog or quantized "
+                                f"symbols (Eqs. 8-11), not {mode!r}")
+        bits = None if mode == "analog" else (
+            transmission.get("bits", 8) if isinstance(transmission, dict) else 8)
+        self.architecture = {"image_shape": list(image_shape), "num_symbols": num_symbols,
+                             "width": width, "classifier_units": list(classifier_units),
+                             "mi_weight": mi_weight, "global_weight": global_weight,
+                             "local_weight": local_weight}
+        self.classifier_epochs = classifier_epochs
+        super().__init__(
+            label=label or (f"{name}, lambda={mi_weight:g}, "
+                            + ("analog" if bits is None else f"{bits}-bit")
+                            + "".join(f", {k}={v}" for k, v in extra.items())),
+            settings={**self.architecture, "classifier_epochs": classifier_epochs, **extra},
+            dataset=dataset, test_samples=test_samples, test_offset=test_offset,
+            transmission=transmission, training=training, channel=channel, receiver=receiver,
+            stop=stop, train=train, seed=seed, checkpoint_dir=checkpoint_dir, key=key)
+
+    # ------------------------------------------------------------ data
+
+    def load_dataset(self, split):
+        dataset = super().load_dataset(split)
+        if dataset.y is None:
+            raise ScenarioError(f"{self.key}.dataset.name", f"{dataset.name!r} has no labels; "
+                                "stage 2 trains a classifier (use e.g. fashion_mnist or cifar10)")
+        x = fit_images(dataset.x, tuple(self.architecture["image_shape"]))
+        return dataclasses.replace(dataset, x=x)
+
+    def targets(self, dataset):
+        return dataset.x, dataset.y
+
+    # ------------------------------------------------------------ model
+
+    def model_arguments(self):
+        dataset, _, _ = self._test_data()
+        return {**self.architecture, "num_classes": dataset.num_classes,
+                "air_interface": self.air_interface(2 * self.architecture["num_symbols"],
+                                                    name="air")}
+
+    def build_model(self):
+        return MijsccModel(**self.model_arguments())
+
+    def compile_model(self, model):
+        model.compile(optimizer=self.optimizer(), loss={"reconstruction": "mse"})
+
+    def initialize(self, model):
+        """Hook before stage 1 (A-MIJSCC loads its pretrained MIJSCC here)."""
+
+    def train(self, *, fresh=False, show_progress=True):
+        """Stage 1 (Eq. 18, no labels) then stage 2 (classifier on the frozen link); save."""
+        if fresh and self.directory.exists():
+            shutil.rmtree(self.directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = self.load_dataset("train")
+        model = self._new_model()
+        (self.directory / "settings.json").write_text(json.dumps(
+            {"hash": self._fingerprint_hash(), **self.fingerprint(),
+             "train_data": data.provenance}, indent=2, default=str))
+        fit = dict(batch_size=self.training.batch_size, show_progress=show_progress,
+                   validation_split=self.training.validation_split)
+        stage1 = self.directory / "stage1.weights.h5"
+        if stage1.exists():
+            model.load_weights(stage1)
+        else:
+            self.initialize(model)
+            if show_progress:
+                print(f"training {self.label!r} stage 1: {len(data.x)} samples "
+                      f"({data.provenance}), {self.training.epochs} epochs", flush=True)
+            model.classifier.trainable = False
+            self.compile_model(model)
+            self._seed()
+            train_lib.fit(model, data.x, {"reconstruction": data.x},
+                          directory=self.directory / "stage1", epochs=self.training.epochs, **fit)
+            model.save_weights(stage1)
+        if show_progress:
+            print(f"training {self.label!r} stage 2: classifier, {self.classifier_epochs} "
+                  "epochs", flush=True)
+        z = model.encoder.predict(data.x, batch_size=256, verbose=0)[1]
+        model.classifier.trainable = True
+        stage2 = ReceivedClassifier(model=model)
+        stage2(z[:2])
+        stage2.compile(optimizer=self.optimizer(),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       metrics=["accuracy"])
+        self._seed()
+        train_lib.fit(stage2, z, data.y, directory=self.directory / "stage2",
+                      epochs=self.classifier_epochs, **fit)
+        model.save(self.checkpoint)
+        self._use(model)
+
+    def _seed(self):
+        config.seed = self.seed
+        keras.utils.set_random_seed(self.seed)
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, outputs, targets):
+        images, labels = targets
+        psnr = task_metrics.psnr(images, outputs["reconstruction"].numpy())
+        predictions = np.argmax(outputs["logits"].numpy(), axis=-1)
+        sent = outputs["symbols_sent"].numpy().astype(int)
+        # Pilots included; a sample with nothing to send sends no pilots either.
+        uses = [self.receiver.num_transmitted(int(k), self.channel.coherence) if k else 0
+                for k in sent]
+        return {"psnr_sum": float(psnr.sum()), "correct": int(np.sum(predictions == labels)),
+                "symbols_sent": int(sent.sum()), "channel_uses": int(sum(uses))}
+
+    def summarize(self, totals):
+        n = totals["blocks"]
+        low, high = theory.wilson_interval(totals["correct"], n)
+        return {"psnr": totals["psnr_sum"] / n, "accuracy": totals["correct"] / n,
+                "accuracy_ci_low": low, "accuracy_ci_high": high,
+                "fraction_sent": totals["symbols_sent"] / (n * self.architecture["num_symbols"]),
+                "channel_uses": totals["channel_uses"] / n, "blocks": n,
+                "correct": totals["correct"]}
+
+    def describe(self):
+        facts = super().describe()
+        n = self.architecture["num_symbols"]
+        h, w, c = self.architecture["image_shape"]
+        uses = self.receiver.num_transmitted(n, self.channel.coherence)
+        facts.update(transmission=self.transmission.mode, symbols_per_sample=n,
+                     channel_uses_per_sample=uses, bandwidth_ratio=uses / (h * w * c))
+        if self.transmission.mode == "quantized":
+            facts["quantization_bits"] = self.transmission.bits
+        return facts
+
+
+@register("system", "mijscc")
+class Mijscc(_MijsccSystem):
+    """MIJSCC: one representation for image reconstruction and classification (PSNR, accuracy)."""
+
+    def __init__(self, *, dataset: dict, image_shape: tuple[int, int, int] = (32, 32, 3),
+                 num_symbols: int = 256, width: float = 1.0, mi_weight: float = 0.01,
+                 global_weight: float = 0.01, local_weight: float = 1.0,
+                 classifier_units: tuple[int, ...] = (256, 128), classifier_epochs: int = 10,
+                 test_samples: int = 1000, test_offset: int = 0,
+                 transmission: str | dict = "analog", training: dict | None = None,
+                 label: str | None = None, channel=None, receiver=None, stop=None, train=None,
+                 seed=1, checkpoint_dir="checkpoints", key="system"):
+        super().__init__(
+            name="MIJSCC", dataset=dataset, image_shape=image_shape, num_symbols=num_symbols,
+            width=width, mi_weight=mi_weight, global_weight=global_weight,
+            local_weight=local_weight, classifier_units=classifier_units,
+            classifier_epochs=classifier_epochs, extra={}, test_samples=test_samples,
+            test_offset=test_offset, transmission=transmission, training=training, label=label,
+            channel=channel, receiver=receiver, stop=stop, train=train, seed=seed,
+            checkpoint_dir=checkpoint_dir, key=key)
+
+
+@register("system", "amijscc")
+class AdaptiveMijscc(_MijsccSystem):
+    """A-MIJSCC: MIJSCC with an SNR-adaptive prefix of symbols, fine-tuned from a MIJSCC system."""
+
+    metrics = (*_MijsccSystem.metrics,
+               Metric("fraction_sent", "fraction of symbols sent"),
+               Metric("channel_uses", "channel uses per sample (sent)"))
+
+    def __init__(self, *, dataset: dict, pretrained: str, threshold: float = 0.6,
+                 attention: bool = True, noise_units: tuple[int, ...] = (64, 64, 64),
+                 attention_units: int = 256, image_shape: tuple[int, int, int] = (32, 32, 3),
+                 num_symbols: int = 256, width: float = 1.0, mi_weight: float = 0.01,
+                 global_weight: float = 0.01, local_weight: float = 1.0,
+                 classifier_units: tuple[int, ...] = (256, 128), classifier_epochs: int = 10,
+                 test_samples: int = 1000, test_offset: int = 0,
+                 transmission: str | dict = "quantized",
+                 training: dict | None = None, label: str | None = None, channel=None,
+                 receiver=None, stop=None, train=None, seed=1, checkpoint_dir="checkpoints",
+                 key="system"):
+        if threshold <= 0:
+            raise ValueError(f"threshold (eta) must be > 0, got {threshold}")
+        self.pretrained = pretrained
+        self.adaptive = {"threshold": threshold, "attention": attention,
+                         "noise_units": list(noise_units), "attention_units": attention_units}
+        super().__init__(
+            name="A-MIJSCC", dataset=dataset, image_shape=image_shape, num_symbols=num_symbols,
+            width=width, mi_weight=mi_weight, global_weight=global_weight,
+            local_weight=local_weight, classifier_units=classifier_units,
+            classifier_epochs=classifier_epochs,
+            extra={"eta": threshold, "attention": attention}, test_samples=test_samples,
+            test_offset=test_offset, transmission=transmission, training=training, label=label,
+            channel=channel, receiver=receiver, stop=stop, train=train, seed=seed,
+            checkpoint_dir=checkpoint_dir, key=key)
+        self.settings.update(self.adaptive, pretrained=pretrained)
+
+    @property
+    def pretrained_directory(self):
+        return self.directory.parent / slug(self.pretrained)
+
+    def fingerprint(self):
+        # A retrained MIJSCC invalidates the fine-tuned model built on it.
+        settings = self.pretrained_directory / "settings.json"
+        saved = json.loads(settings.read_text()).get("hash") if settings.exists() else None
+        return {**super().fingerprint(), "pretrained_hash": saved}
+
+    def build_model(self):
+        return AdaptiveMijsccModel(**self.model_arguments(), **self.adaptive)
+
+    def initialize(self, model):
+        """Copy encoder, decoder and critics from the trained MIJSCC system ``pretrained``."""
+        checkpoint = self.pretrained_directory / "model.keras"
+        if not checkpoint.exists():
+            raise UserError(f"{self.label!r} fine-tunes {self.pretrained!r}, which has no "
+                            f"checkpoint ({checkpoint}): list that mijscc system earlier in "
+                            "the same scenario")
+        saved = json.loads((self.pretrained_directory / "settings.json").read_text())
+        differ = [k for k, v in self.architecture.items() if saved["settings"].get(k) != v]
+        if differ:
+            raise ScenarioError(f"{self.key}.pretrained", f"{self.pretrained!r} differs in "
+                                f"{', '.join(differ)}; A-MIJSCC must share its architecture")
+        arguments = self.model_arguments()
+        base = MijsccModel(**arguments)
+        base(tf.zeros([2, *arguments["image_shape"]]))
+        base.load_weights(checkpoint)
+        for part in ("encoder", "decoder", "classifier"):
+            getattr(model, part).set_weights(getattr(base, part).get_weights())
+        if model.mi_weight:
+            model.global_critic.set_weights(base.global_critic.get_weights())
+            model.local_critic.set_weights(base.local_critic.get_weights())
+
+    def describe(self):
+        return {**super().describe(), "pretrained": self.pretrained, **self.adaptive}

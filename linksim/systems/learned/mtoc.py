@@ -175,7 +175,7 @@ class _TaskOriented(LearnedSystem):
                    ci=(f"accuracy_rx{i + 1}_ci_low", f"accuracy_rx{i + 1}_ci_high"))
             for i in range(n)) + (Metric("accuracy_mean", "accuracy, mean over receivers"),)
         if self.shared_encoder:
-            default = f"{name}, n={n}, n_c={n_c}, w={'/'.join(f'{w:g}' for w in self.weights)}"
+            default = f"{name}, n={n}, n_c={n_c}, w={'/'.join(f'{w:.2g}' for w in self.weights)}"
         else:
             default = f"{name}, n={n}, n_c={n_c}, {n} transmissions"
         super().__init__(

@@ -1,0 +1,129 @@
+"""Learned systems: the link as Keras layers, training, checkpoints, the digital index path."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+from sionna.phy import config
+
+from linksim import scenario as scenario_lib
+from linksim.phy.channel import FlatFadingChannel
+from linksim.phy.receiver import LSReceiver, Receiver
+from linksim.systems.learned.layers import AirInterface, PowerNormalization
+
+CHANNELS = {"awgn": None, "rayleigh": 0.0, "rician": 2.0}
+TRANSMISSIONS = {
+    "analog": {"mode": "analog"},
+    "quantized": {"mode": "quantized", "bits": 4},
+    "digital": {"mode": "digital", "codebook_size": 16, "codeword_dim": 2, "commitment": 0.25,
+                "code": None, "modulation": {"name": "qam", "bits_per_symbol": 4}},
+}
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    config.seed = 7
+    keras.utils.set_random_seed(7)
+
+
+def air(mode, k_factor, receiver=None, num_features=16):
+    return AirInterface(transmission=TRANSMISSIONS[mode], num_features=num_features,
+                        channel=FlatFadingChannel(k_factor=k_factor),
+                        receiver=receiver or Receiver(), snr_db=(0.0, 10.0))
+
+
+@pytest.mark.parametrize("mode", TRANSMISSIONS)
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("receiver", ["perfect", "ls"])
+def test_gradients_reach_encoder_and_codebook(mode, channel, receiver):
+    rx = Receiver() if receiver == "perfect" else LSReceiver(num_pilots=2)
+    layer = air(mode, CHANNELS[channel], rx)
+    z = tf.Variable(tf.random.normal([8, 16]))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.square(layer(z * 1.0, training=True))) + sum(layer.losses)
+    grads = tape.gradient(loss, [z, *layer.trainable_weights])
+    assert all(g is not None for g in grads)
+    assert all(float(tf.reduce_sum(tf.abs(g))) > 0 for g in grads)
+
+
+def test_power_normalization_unit_energy_per_symbol():
+    x = tf.random.normal([32, 40]) * tf.random.uniform([32, 1], 0.1, 10.0)
+    y = PowerNormalization()(x).numpy()
+    k = 20
+    np.testing.assert_allclose(np.sum(y ** 2, axis=-1) / k, 1.0, rtol=1e-5)
+
+
+def test_channel_uses_counts_pilots():
+    assert air("analog", None).channel_uses == 8
+    assert air("analog", 0.0, LSReceiver(num_pilots=2)).channel_uses == 10
+    # 8 indices x 4 bits = 32 bits on 16-QAM: 8 symbols.
+    assert air("digital", None).channel_uses == 8
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_digital_index_path_is_bit_exact_at_high_snr(channel):
+    layer = air("digital", CHANNELS[channel], num_features=64)
+    layer.build((None, 64))
+    vectors = tf.random.normal([50, 32, 2])
+    indices = layer.quantizer.indices(vectors)
+    received = layer.index_link(indices, 10 ** (-60 / 10))
+    np.testing.assert_array_equal(indices.numpy(), received.numpy())
+
+
+def write_scenario(tmp_path, systems, stop="{max_blocks: 200, batch_size: 100}"):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"""
+name: tiny
+seed: 3
+snr: {{db: [10]}}
+channel: {{name: rayleigh}}
+stop: {stop}
+train: {{epochs: 2, batch_size: 50, snr_db: [5, 15], train_samples: 600, validation_split: 0.0}}
+systems: {systems}
+""")
+    scenario = scenario_lib.load(path)
+    return scenario_lib.build(scenario, file=path, checkpoint_root=tmp_path / "ckpt")[2]
+
+
+def test_mtoc_learns_above_chance_and_checkpoint_reloads(tmp_path):
+    systems = write_scenario(tmp_path, "[{name: mtoc, dataset: {name: fashion_mnist}, "
+                                       "tasks: paper, test_samples: 200}]")
+    system = systems[0]
+    system.prepare(show_progress=False)
+    config.seed = 11
+    totals = system.run_batch(0.1, batch_index=0)
+    totals = {k: v + system.run_batch(0.1, batch_index=1)[k] for k, v in totals.items()}
+    row = system.summarize(totals)
+    assert row["blocks"] == 200
+    assert row["accuracy_rx1"] > 0.7 and row["accuracy_rx2"] > 0.55  # chance is 0.5 for both tasks
+    assert system.describe()["channel_uses_per_sample"] == 10
+    # A second system object finds the checkpoint and must give identical outputs.
+    again = write_scenario(tmp_path, "[{name: mtoc, dataset: {name: fashion_mnist}, "
+                                     "tasks: paper, test_samples: 200}]")[0]
+    again.prepare(show_progress=False)
+    x = again._test_data()[1][:20]
+    for model_a, model_b in ((system.model, again.model),
+                             (system.model, keras.models.load_model(system.checkpoint))):
+        config.seed = 5
+        a = model_a(x, no=tf.constant(0.1), training=False)
+        config.seed = 5
+        b = model_b(x, no=tf.constant(0.1), training=False)
+        for pa, pb in zip(a, b):
+            np.testing.assert_allclose(pa.numpy(), pb.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_stale_checkpoint_is_a_user_error(tmp_path):
+    from linksim.errors import UserError
+    spec = "[{name: mtoc, dataset: {name: fashion_mnist}, n_c: 8, test_samples: 50, label: m}]"
+    write_scenario(tmp_path, spec)[0].prepare(show_progress=False)
+    changed = write_scenario(tmp_path, spec.replace("n_c: 8", "n_c: 10"))[0]
+    with pytest.raises(UserError, match="other settings"):
+        changed.prepare(show_progress=False)
+
+
+def test_bad_keys_are_one_line_scenario_errors(tmp_path):
+    from linksim.errors import ScenarioError
+    with pytest.raises(ScenarioError, match="n_c must be even"):
+        write_scenario(tmp_path, "[{name: mtoc, dataset: {name: fashion_mnist}, n_c: 7}]")
+    with pytest.raises(ScenarioError, match="transmission"):
+        write_scenario(tmp_path, "[{name: deepjscc, dataset: {name: fashion_mnist}, "
+                                 "transmission: morse}]")

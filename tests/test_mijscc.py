@@ -1,0 +1,145 @@
+"""MIJSCC / A-MIJSCC building blocks: shapes, gradients, the adaptive prefix mask."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from sionna.phy import config
+
+from linksim.phy.channel import FlatFadingChannel
+from linksim.phy.receiver import Receiver
+from linksim.systems.learned import mijscc
+from linksim.systems.learned.layers import AirInterface
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    config.seed = 3
+    keras.utils.set_random_seed(3)
+
+
+def air(mode="analog", bits=8, num_symbols=256):
+    return AirInterface(transmission={"mode": mode, "bits": bits}, num_features=2 * num_symbols,
+                        channel=FlatFadingChannel(), receiver=Receiver(), snr_db=(6.0, 21.0))
+
+
+def model(*, cls=mijscc.MijsccModel, image_shape=(32, 32, 3), num_symbols=256, width=1.0,
+          mi_weight=0.01, mode="analog", **extra):
+    return cls(image_shape=image_shape, num_symbols=num_symbols, width=width, num_classes=10,
+               classifier_units=(32, 16), mi_weight=mi_weight, global_weight=0.01,
+               local_weight=1.0, air_interface=air(mode, num_symbols=num_symbols), **extra)
+
+
+def test_full_width_encoder_sends_256_symbols_for_cifar_sized_images():
+    encoder = mijscc.build_encoder(image_shape=(32, 32, 3), num_symbols=256, width=1.0)
+    decoder = mijscc.build_decoder(image_shape=(32, 32, 3), num_symbols=256, width=1.0)
+    features, z = encoder(tf.random.uniform([2, 32, 32, 3]))
+    assert features.shape == (2, 4, 4, 256)        # Table I: 256 x 4 x 4 before the last conv
+    assert z.shape == (2, 512)                      # 512 reals = 256 complex symbols
+    assert 256 / (32 * 32 * 3) == 1 / 12            # the paper's bandwidth ratio
+    image = decoder(z)
+    assert image.shape == (2, 32, 32, 3)
+    assert float(tf.reduce_min(image)) >= 0.0 and float(tf.reduce_max(image)) <= 1.0
+
+
+def test_critic_scores_have_the_documented_shapes():
+    z = tf.random.normal([3, 64])
+    assert mijscc.GlobalCritic(width=0.125)(tf.random.uniform([3, 32, 32, 1]), z).shape == (3,)
+    assert mijscc.LocalCritic(width=0.125)(tf.random.normal([3, 4, 4, 8]), z).shape == (3, 4, 4)
+
+
+def test_jsd_estimate_rewards_critics_that_separate_pairs():
+    good = mijscc.jsd_mutual_information(tf.fill([8], 10.0), tf.fill([8], -10.0))
+    blind = mijscc.jsd_mutual_information(tf.zeros([8]), tf.zeros([8]))
+    assert float(good) > float(blind)
+    assert float(blind) == pytest.approx(-2 * np.log(2), rel=1e-6)
+    assert float(good) <= 0.0
+
+
+@pytest.mark.parametrize("mode", ["analog", "quantized"])
+def test_gradients_reach_every_weight_through_quantizer_and_mi_losses(mode):
+    net = model(image_shape=(16, 16, 1), num_symbols=32, width=0.125, mode=mode)
+    x = tf.random.uniform([4, 16, 16, 1])
+    net(x)
+    net.classifier.trainable = False
+    with tf.GradientTape() as tape:
+        out = net(x, training=True)
+        loss = tf.reduce_mean(tf.square(out["reconstruction"] - x)) + tf.add_n(net.losses)
+    weights = net.trainable_weights
+    grads = tape.gradient(loss, weights)
+    names = {w.path for w in weights}
+    assert any("global_critic" in n for n in names) and any("local_critic" in n for n in names)
+    missing = [w.path for w, g in zip(weights, grads) if g is None]
+    assert not missing
+    encoder_grads = [g for w, g in zip(weights, grads) if w.path.startswith("encoder")]
+    assert all(float(tf.reduce_sum(tf.abs(g))) > 0 for g in encoder_grads[:1])
+
+
+def test_quantized_link_sends_at_most_2_pow_q_levels_per_sample():
+    net = model(image_shape=(16, 16, 1), num_symbols=32, width=0.125, mode="quantized")
+    z = tf.random.normal([2, 64])
+    sent = net.air.quantizer(z)
+    assert len(np.unique(sent.numpy()[0])) <= 2 ** 8
+
+
+def test_reverse_cumsum_scores_are_non_increasing_and_the_mask_is_a_prefix():
+    g = tf.random.uniform([5, 40])
+    scores = mijscc.decreasing_scores(g)
+    assert np.all(np.diff(scores.numpy(), axis=-1) <= 1e-6)
+    mask = mijscc.prefix_mask(scores, threshold=3.0).numpy()
+    assert set(np.unique(np.round(mask, 6))) <= {0.0, 1.0}
+    for row in np.round(mask):
+        ones = int(row.sum())
+        assert 0 < ones < 40
+        np.testing.assert_array_equal(row, np.r_[np.ones(ones), np.zeros(40 - ones)])
+
+
+def test_mask_threshold_has_a_straight_through_gradient():
+    g = tf.Variable(tf.random.uniform([2, 16]))
+    with tf.GradientTape() as tape:
+        mask = mijscc.prefix_mask(mijscc.decreasing_scores(g), threshold=4.0)
+        loss = tf.reduce_sum(mask)
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(loss, g)))) > 0
+
+
+def test_noise_encoder_output_is_non_negative_and_sent_fraction_falls_as_snr_rises():
+    encoder = mijscc.NoiseEncoder(num_outputs=64)
+    snr_db = np.arange(0.0, 22.0, 3.0)
+    no = tf.constant(10 ** (-snr_db / 10), tf.float32)
+    g = encoder(no)
+    assert float(tf.reduce_min(g)) >= 0.0
+    assert all(float(tf.reduce_min(k)) >= 0.0 for k in encoder.kernels)    # raw weights >= 0 too
+    fraction = tf.reduce_mean(mijscc.prefix_mask(mijscc.decreasing_scores(g), threshold=0.6),
+                              axis=-1).numpy()
+    assert np.all(np.diff(fraction) <= 0)
+    assert fraction[-1] < fraction[0]
+
+
+def test_adaptive_model_sends_a_shorter_prefix_at_high_snr_and_zeros_the_rest():
+    net = model(cls=mijscc.AdaptiveMijsccModel, image_shape=(16, 16, 1), num_symbols=64,
+                width=0.125, mode="quantized", threshold=0.6, attention=True,
+                noise_units=(16, 16, 16), attention_units=32)
+    z = tf.random.normal([3, 128])
+    net(tf.random.uniform([3, 16, 16, 1]))
+    low, sent_low = net.transmit(z, no=tf.constant(1.0))
+    high, sent_high = net.transmit(z, no=tf.constant(10 ** -2.1))
+    assert float(sent_high[0]) < float(sent_low[0]) <= 64
+    k = int(sent_high[0])
+    np.testing.assert_array_equal(high.numpy()[:, 2 * k:], 0.0)
+    assert np.all(np.abs(high.numpy()[:, :2 * k]).sum(axis=-1) > 0)
+
+
+def test_prefix_channel_spends_unit_energy_per_symbol_sent():
+    link = mijscc.PrefixChannel(channel=FlatFadingChannel(), receiver=Receiver())
+    mask = tf.constant([[1.0] * 10 + [0.0] * 6])
+    x = tf.concat([tf.random.normal([1, 20]), tf.zeros([1, 12])], axis=-1)
+    y = link(x, mask, tf.constant([1e-12]))                  # noiseless: y is what was sent
+    assert float(tf.reduce_sum(tf.square(y))) == pytest.approx(10.0, rel=1e-4)
+
+
+def test_fit_images_pads_grey_images_and_repeats_channels():
+    x = np.ones((2, 28, 28, 1), np.float32)
+    out = mijscc.fit_images(x, (32, 32, 3))
+    assert out.shape == (2, 32, 32, 3)
+    assert out[:, 2:30, 2:30].min() == 1.0 and out[:, :2].max() == 0.0
+    with pytest.raises(ValueError):
+        mijscc.fit_images(np.ones((1, 40, 40, 1), np.float32), (32, 32, 3))
