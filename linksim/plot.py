@@ -15,6 +15,37 @@ SNR_AXIS = {"esno": "$E_s/N_0$ [dB] (per complex symbol, noise CN(0, $N_0$))",
             "ebno": "$E_b/N_0$ [dB] (per information bit, noise CN(0, $N_0$))"}
 
 
+def _fact(system, path):
+    value = system
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise UserError(f"plot.x / plot.series: system {system['label']!r} has no fact "
+                            f"{path!r} in run.json; available: {', '.join(system)}")
+        value = value[part]
+    return value
+
+
+def _sweep_axes(ax, run, rows, metric):
+    """Metric against a system parameter (plot.x): one curve per SNR (and series)."""
+    options = run["scenario"].get("plot") or {}
+    curves = {}
+    for system in run["systems"]:
+        series = str(_fact(system, options["series"])) if options.get("series") else None
+        for row in rows:
+            if row["system"] == system["label"] and np.isfinite(row.get(metric["name"], np.nan)):
+                key = (series, row["snr_db"])
+                curves.setdefault(key, []).append((float(_fact(system, options["x"])),
+                                                   row[metric["name"]]))
+    unit = {"esno": "Es/N0", "ebno": "Eb/N0"}[run.get("snr_definition", "esno")]
+    for i, ((series, snr), points) in enumerate(sorted(curves.items(), key=str)):
+        points.sort()
+        label = f"{series}, " if series else ""
+        ax.plot(*zip(*points), marker="o", ms=4, color=f"C{i % 10}",
+                label=f"{label}{unit} = {snr:g} dB")
+    ax.set_xlabel(options.get("x_label") or options["x"])
+    return bool(curves)
+
+
 def plot_results(out):
     """Write ``<metric>.png`` for every metric in ``out/metrics.csv``; returns the paths."""
     out = pathlib.Path(out)
@@ -29,10 +60,12 @@ def plot_results(out):
         for metric in system["metrics"]:
             metrics.setdefault(metric["name"], metric)
     paths = []
+    sweep = bool((run["scenario"].get("plot") or {}).get("x"))
     for name, metric in metrics.items():
         fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=120)
-        drawn = False
-        for i, system in enumerate(run["systems"]):
+        drawn = _sweep_axes(ax, run, rows, metric) if sweep else False
+        hollow = False
+        for i, system in enumerate([] if sweep else run["systems"]):
             color = f"C{i % 10}"
             points = [r for r in rows if r["system"] == system["label"]
                       and np.isfinite(r.get(name, np.nan))]
@@ -48,6 +81,11 @@ def plot_results(out):
                     yerr = np.vstack([y - lo, hi - y])
                 ax.errorbar(x, y, yerr=yerr, marker="o", ms=4, capsize=3, color=color,
                             label=system["label"])
+                # Hollow markers: some samples did not fit the bit budget (baselines).
+                partial = np.array([r.get("feasible_fraction", 1.0) < 1.0 for r in points])
+                if partial.any():
+                    ax.plot(x[partial], y[partial], "o", ms=7, mfc="white", mec=color, zorder=3)
+                    hollow = True
                 drawn = True
             curve = run.get("theory", {}).get(system["label"], {}).get(name)
             if curve:
@@ -60,11 +98,15 @@ def plot_results(out):
             continue
         if metric["log"]:
             ax.set_yscale("log")
-        ax.set_xlabel(SNR_AXIS[definition])
+        if not sweep:
+            ax.set_xlabel(SNR_AXIS[definition])
         ax.set_ylabel(metric["label"])
         ax.set_title(f"{run['scenario']['name']}: {metric['label']}\n"
                      f"{run['channel']}; {run['receiver']}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
+        if hollow:
+            ax.plot([], [], "o", mfc="white", mec="gray",
+                    label="hollow: some samples infeasible (budget)")
         ax.legend(fontsize=8)
         fig.tight_layout()
         path = out / f"{name}.png"

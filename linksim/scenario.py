@@ -53,6 +53,19 @@ class Stop(pydantic.BaseModel):
     early_stop: bool = True
 
 
+class Plot(pydantic.BaseModel):
+    """How plots are drawn. Default: metric vs SNR, one curve per system.
+
+    ``x``: a dotted key of each system's facts in run.json (e.g. ``settings.n_c`` or
+    ``channel_uses_per_sample``) to put on the x axis instead, for sweeps over a system
+    parameter; one curve per SNR point (and per ``series`` value when given).
+    """
+    model_config = _STRICT
+    x: str | None = None
+    x_label: str | None = None
+    series: str | None = None
+
+
 class Scenario(pydantic.BaseModel):
     """A whole experiment: one channel, receiver and SNR grid shared by every system."""
     model_config = _STRICT
@@ -67,6 +80,7 @@ class Scenario(pydantic.BaseModel):
     systems: list[dict] | None = None
     source: dict | None = None
     train: dict | None = None
+    plot: Plot = Plot()
 
     def system_specs(self):
         """The ``systems`` list; a top-level ``link`` is shorthand for one link system."""
@@ -77,7 +91,7 @@ class Scenario(pydantic.BaseModel):
 
     def content_hash(self):
         """Hash of everything that changes a simulated point (not name, text or the SNR list)."""
-        data = self.model_dump(exclude={"name", "description"})
+        data = self.model_dump(exclude={"name", "description", "plot"})
         data["snr"].pop("db")
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
