@@ -1,4 +1,4 @@
-"""Command line: ``linksim run | validate | list | plot``.
+"""Command line: ``linksim run | validate | list | plot | train``.
 
 Exit codes: 0 success, 2 a mistake in the user's input (one line, no
 traceback), 1 an internal failure, 130 interrupted (rerun to resume).
@@ -90,7 +90,8 @@ def validate(scenario_file):
 
 @main.command("list")
 @click.argument("kind", required=False)
-def list_components(kind):
+@click.option("--markdown", is_flag=True, help="Print a Markdown reference of every key.")
+def list_components(kind, markdown):
     """List every registered channel, code, modulation, receiver, system, dataset and codec."""
     from . import registry
     kinds = registry.KINDS
@@ -103,12 +104,20 @@ def list_components(kind):
         entries = registry.entries(k)
         if not entries:
             continue
-        click.echo(f"{k}:")
+        click.echo(f"\n### {k}\n\n| name | keys (default) | what |\n|---|---|---|" if markdown
+                   else f"{k}:")
         for entry in entries:
-            keys = ", ".join(p.name for p in entry.parameters(registry.CONTEXT))
+            params = entry.parameters(registry.CONTEXT)
+            if markdown:
+                keys = "<br>".join(
+                    f"`{p.name}`" + ("" if p.default is p.empty else f" ({p.default!r})")
+                    for p in params) or "none"
+                what = entry.help.replace("|", "\\|")  # a bare | would split the table cell
+                click.echo(f"| `{entry.name}` | {keys} | {what} |")
+                continue
             click.echo(f"  {entry.name:<16} {entry.help}")
-            if keys:
-                click.echo(f"  {'':<16} keys: {keys}")
+            if params:
+                click.echo(f"  {'':<16} keys: {', '.join(p.name for p in params)}")
 
 
 @main.command()
@@ -136,6 +145,10 @@ def train(scenario_file, fresh, quiet):
     if not learned:
         raise UserError(f"{scenario_file}: no learned system to train (all are conventional)")
     for system in learned:
+        if system.checkpoint.exists() and not fresh:
+            system.prepare(show_progress=not quiet)  # refuses a checkpoint of other settings
+            click.echo(f"up to date: {system.checkpoint} (--fresh retrains)")
+            continue
         system.train(fresh=fresh, show_progress=not quiet)
         click.echo(f"checkpoint: {system.checkpoint}")
 

@@ -14,9 +14,10 @@ training SNRs drawn like stage 1's.
 A-MIJSCC adds, between encoder and quantizer, a noise encoder ``g = N_enc(N0)``
 (abs weights, tanh; Eq. 19 and Appendix B), decreasing scores by a *reverse*
 cumulative sum (the paper's ``g U`` of Eq. 20 runs the wrong way), the
-prefix mask ``1[g~ > eta]`` (Eq. 21) and the attention re-weighting
-``w (.) z'`` (Eq. 23); it is fine-tuned from a trained MIJSCC system of the
-same scenario (the paper: 8-bit, 20 epochs). Masked symbols are not sent: the
+prefix mask ``1[g~ > eta]`` (Eq. 21; a step, so the noise encoder keeps its
+initial monotone map, see :class:`AdaptiveMijsccModel`) and the attention
+re-weighting ``w (.) z'`` (Eq. 23); it is fine-tuned from a trained MIJSCC
+system of the same scenario (the paper: 8-bit, 20 epochs). Masked symbols are not sent: the
 mask is per complex symbol (the paper masks reals; per symbol keeps the count
 of channel uses whole), power is normalized over the symbols actually sent
 (mean energy 1 per *used* channel use, so Es/N0 keeps its meaning), and the
@@ -47,9 +48,6 @@ from .layers import PACKAGE, ChannelLayer, complex_to_real, real_to_complex
 # PyTorch's BatchNorm default (momentum 0.1 there is 0.9 here): the paper's tables are
 # PyTorch-style (C x H x W), and short CPU runs need running statistics that settle fast.
 BN_MOMENTUM = 0.9
-
-# Slope of the straight-through surrogate of the mask threshold, in units of the score g~.
-MASK_TEMPERATURE = 0.1
 
 
 def _channels(base, width):
@@ -227,10 +225,11 @@ class NoiseEncoder(keras.layers.Layer):
 
     Kernels start uniform in [0, 2 / fan_in] (mean weight 1 / fan_in, unit
     gain per layer), the last one scaled by ``initial_sum / num_outputs``, and
-    biases at 0. While tanh is near-linear, ``sum_j g_j ~ initial_sum * N0``
-    at the start: with the default 256 (``g_j ~ N0`` for the paper's 256
-    symbols) the cut of ``eta`` in {0.6, 1.2, 2} starts inside the training
-    SNR range (6..21 dB) for any ``num_outputs``, instead of at one end of it.
+    biases at 0. While tanh is near-linear, ``sum_j g_j ~ initial_sum * N0``:
+    with the default 256 (``g_j ~ N0`` for the paper's 256 symbols) the cut
+    of ``eta`` in {0.6, 1.2, 2} falls inside the training SNR range
+    (6..21 dB) for any ``num_outputs``, instead of at one end of it. As
+    A-MIJSCC's threshold passes no gradient, this initial map is the one used.
 
     Input: no [batch] or [batch, 1], float32, N0 (linear) per complex symbol.
     Output: g [batch, num_outputs], float32.
@@ -275,17 +274,12 @@ def decreasing_scores(g):
 
 
 def prefix_mask(scores, *, threshold):
-    """Eq. 21, ``m_j = 1[g~_j > eta]``, with a straight-through gradient.
+    """Eq. 21, ``m_j = 1[g~_j > eta]``: a 0/1 mask, a prefix since ``scores`` is non-increasing.
 
-    The forward value is the hard 0/1 mask (a prefix, since ``scores`` is
-    non-increasing); the gradient is that of ``sigmoid((g~ - eta) / T)``
-    (``T`` = :data:`MASK_TEMPERATURE`), so the task loss reaches the noise
-    encoder, which a step function would block.
-    Input and output: [batch, d], float32.
+    A step, so no gradient passes (see :class:`AdaptiveMijsccModel` for why
+    no surrogate is used). Input and output: [batch, d], float32.
     """
-    hard = tf.cast(scores > threshold, scores.dtype)
-    soft = tf.sigmoid((scores - threshold) / MASK_TEMPERATURE)
-    return soft + tf.stop_gradient(hard - soft)
+    return tf.cast(scores > threshold, scores.dtype)
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
@@ -338,7 +332,7 @@ class PrefixChannel(ChannelLayer):
         self.built = True
 
     def call(self, x, mask, no):
-        sent = tf.stop_gradient(tf.reduce_sum(mask, axis=-1, keepdims=True))
+        sent = tf.reduce_sum(mask, axis=-1, keepdims=True)
         energy = tf.reduce_sum(tf.square(x), axis=-1, keepdims=True)
         z = real_to_complex(x * tf.sqrt(sent / tf.maximum(energy, 1e-12)))
         coherence = self.channel.coherence
@@ -477,6 +471,16 @@ class AdaptiveMijsccModel(MijsccModel):
     The air interface supplies the quantizer (``quantized`` mode) and the
     channel, receiver and training-SNR settings of a :class:`PrefixChannel`.
     Input and output as for ``MijsccModel``; ``symbols_sent`` varies with N0.
+
+    The threshold of Eq. 21 is a step with zero gradient, so the noise
+    encoder keeps its initial non-decreasing map (frozen here, so that no
+    optimizer sees a variable without a gradient): what fine-tuning learns is
+    an encoder, attention and decoder that put what matters first, since every
+    training SNR cuts the prefix at another place. A straight-through sigmoid
+    surrogate was tried and rejected: within 3 epochs it drove the prefix to
+    zero symbols at 18 dB and above (the gradient of a mask *value* is not the
+    worth of *sending* a symbol), and Eq. 18 has no rate term that a learned
+    cut could trade against.
     """
 
     def __init__(self, *, threshold, attention, noise_units, attention_units, **kwargs):
@@ -492,7 +496,7 @@ class AdaptiveMijsccModel(MijsccModel):
                                             snr_db=link.snr_range, snr_draw=link.snr_draw,
                                             snr_offset_db=link.snr_offset_db)
         self.noise_encoder = NoiseEncoder(num_outputs=self.num_symbols,
-                                          hidden_units=self.noise_units)
+                                          hidden_units=self.noise_units, trainable=False)
         if attention:
             self.enhance = SemanticEnhancement(hidden_units=attention_units)
 
@@ -510,8 +514,7 @@ class AdaptiveMijsccModel(MijsccModel):
         if self.air.mode == "quantized":
             # Dequantized zeros land on the nearest grid point; masked reals are not sent.
             z = self.air.quantizer(z) * on
-        sent = tf.round(tf.reduce_sum(tf.stop_gradient(mask), axis=-1))
-        return self.prefix_channel(z, mask, no), sent
+        return self.prefix_channel(z, mask, no), tf.reduce_sum(mask, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "threshold": self.threshold,
