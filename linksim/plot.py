@@ -18,6 +18,9 @@ SNR_AXIS = {"esno": "$E_s/N_0$ [dB] (per complex symbol, noise CN(0, $N_0$))",
 def _fact(system, path):
     value = system
     for part in path.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+            continue
         if not isinstance(value, dict) or part not in value:
             raise UserError(f"plot.x / plot.series: system {system['label']!r} has no fact "
                             f"{path!r} in run.json; available: {', '.join(system)}")

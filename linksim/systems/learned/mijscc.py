@@ -17,11 +17,11 @@ cumulative sum (the paper's ``g U`` of Eq. 20 runs the wrong way), the
 prefix mask ``1[g~ > eta]`` (Eq. 21; a step, so the noise encoder keeps its
 initial monotone map, see :class:`AdaptiveMijsccModel`) and the attention
 re-weighting ``w (.) z'`` (Eq. 23); it is fine-tuned from a trained MIJSCC
-system of the same scenario (the paper: 8-bit, 20 epochs). Masked symbols are not sent: the
-mask is per complex symbol (the paper masks reals; per symbol keeps the count
-of channel uses whole), power is normalized over the symbols actually sent
-(mean energy 1 per *used* channel use, so Es/N0 keeps its meaning), and the
-receiver fills the rest with zeros.
+system of the same scenario (the paper: 8-bit, 20 epochs). Masked symbols
+are not sent: the mask is per complex symbol (the paper masks reals; per
+symbol keeps the count of channel uses whole), power is normalized over the
+symbols actually sent (mean energy 1 per *used* channel use, so Es/N0 keeps
+its meaning), and the receiver fills the rest with zeros.
 
 Per SNR point: mean PSNR (MAX = 1), accuracy with a Wilson 95% interval,
 and for A-MIJSCC the fraction of symbols sent and the channel uses per
@@ -225,17 +225,18 @@ class NoiseEncoder(keras.layers.Layer):
 
     Kernels start uniform in [0, 2 / fan_in] (mean weight 1 / fan_in, unit
     gain per layer), the last one scaled by ``initial_sum / num_outputs``, and
-    biases at 0. While tanh is near-linear, ``sum_j g_j ~ initial_sum * N0``:
-    with the default 256 (``g_j ~ N0`` for the paper's 256 symbols) the cut
-    of ``eta`` in {0.6, 1.2, 2} falls inside the training SNR range
-    (6..21 dB) for any ``num_outputs``, instead of at one end of it. As
+    biases at 0. While tanh is near-linear, ``sum_j g_j ~ initial_sum * N0``
+    whatever ``num_outputs`` is: with the default 512 that sum is about 4 at
+    21 dB, the top of the paper's SNR range, so even ``eta = 2`` keeps about
+    half the symbols there, and it grows to 16 at 15 dB, so at low SNR nearly
+    all are sent. (With 256, ``eta = 2`` sent nothing at 21 dB.) As
     A-MIJSCC's threshold passes no gradient, this initial map is the one used.
 
     Input: no [batch] or [batch, 1], float32, N0 (linear) per complex symbol.
     Output: g [batch, num_outputs], float32.
     """
 
-    def __init__(self, *, num_outputs, hidden_units=(64, 64, 64), initial_sum=256.0, **kwargs):
+    def __init__(self, *, num_outputs, hidden_units=(64, 64, 64), initial_sum=512.0, **kwargs):
         super().__init__(**kwargs)
         self.num_outputs = num_outputs
         self.hidden_units = tuple(hidden_units)
