@@ -107,7 +107,7 @@ def list_components(kind, markdown):
         click.echo(f"\n### {k}\n\n| name | keys (default) | what |\n|---|---|---|" if markdown
                    else f"{k}:")
         for entry in entries:
-            params = entry.parameters(registry.CONTEXT)
+            params = entry.parameters(registry.CONTEXT if k == "system" else ())
             if markdown:
                 keys = "<br>".join(
                     f"`{p.name}`" + ("" if p.default is p.empty else f" ({p.default!r})")

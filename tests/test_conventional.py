@@ -13,13 +13,20 @@ QPSK_HALF = {"code": {"name": "ldpc5g", "k": 392, "n": 784},
 HIGH_SNR_NO = 10 ** (-30 / 10)
 
 
-@registry.register("dataset", "test_clips")
 def _clips(*, split: str = "test", limit: int | None = None):
     """Three 40 ms int16 tones (test only)."""
     t = np.arange(640) / 16000
     x = [(8000 * np.sin(2 * np.pi * f * t)).astype(np.int16) for f in (220, 440, 880)]
     return Dataset(name="test_clips", modality="speech", x=x[:limit], sample_rate=16000,
                    transcripts=["a", "b", "c"][:limit], provenance="synthetic tones")
+
+
+@pytest.fixture(autouse=True)
+def _test_clips(monkeypatch):
+    # Registered for this module's tests only, so `linksim list` elsewhere never shows it.
+    registry.load_all()
+    monkeypatch.setitem(registry._ENTRIES["dataset"], "test_clips",
+                        registry.Entry("dataset", "test_clips", _clips))
 
 
 def _system(cls=ConventionalSystem, *, dataset, codec, **keys):
