@@ -9,7 +9,7 @@ import math
 from typing import Literal
 
 import tensorflow as tf
-from sionna.phy import Block, config
+from sionna.phy import Block
 from sionna.phy.channel import AWGN
 from sionna.phy.utils import complex_normal
 

@@ -1,5 +1,4 @@
 """Bit-level link: random bits through FEC, mapping, channel and receiver; BER and BLER."""
-import functools
 
 import numpy as np
 import tensorflow as tf

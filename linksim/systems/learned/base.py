@@ -237,8 +237,7 @@ class LearnedSystem(System):
 
     def _new_model(self, *, compile_model=True):
         """A freshly built model (weights created by one call on two test-shaped samples)."""
-        config.seed = self.seed
-        keras.utils.set_random_seed(self.seed)
+        self.reseed()
         model = self.build_model()
         _, x, _ = self._test_data()
         model(x[:2], training=False)
@@ -252,22 +251,29 @@ class LearnedSystem(System):
             shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         data = self.load_dataset("train")
-        x, y = data.x, self.targets(data)
         model = self._new_model()
         (self.directory / "settings.json").write_text(json.dumps(
             {"hash": self._fingerprint_hash(), **self.fingerprint(),
              "train_data": data.provenance}, indent=2, default=str))
         if show_progress:
-            print(f"training {self.label!r}: {len(x)} samples ({data.provenance}), "
+            print(f"training {self.label!r}: {len(data.x)} samples ({data.provenance}), "
                   f"{self.training.epochs} epochs -> {self.directory}", flush=True)
-        config.seed = self.seed
-        keras.utils.set_random_seed(self.seed)
-        train_lib.fit(model, x, y, directory=self.directory, epochs=self.training.epochs,
-                      batch_size=self.training.batch_size,
-                      validation_split=self.training.validation_split,
-                      show_progress=show_progress)
+        self.fit(model, data, show_progress=show_progress)
         model.save(self.checkpoint)
         self._use(model)
+
+    def reseed(self):
+        """Seed Keras and Sionna so every training stage starts from the same state."""
+        config.seed = self.seed
+        keras.utils.set_random_seed(self.seed)
+
+    def fit(self, model, data, *, show_progress):
+        """Train ``model`` on the loaded train split; systems trained in stages override this."""
+        self.reseed()
+        train_lib.fit(model, data.x, self.targets(data), directory=self.directory,
+                      epochs=self.training.epochs, batch_size=self.training.batch_size,
+                      validation_split=self.training.validation_split,
+                      show_progress=show_progress)
 
     def _use(self, model):
         self.model = model

@@ -18,7 +18,7 @@ import tensorflow as tf
 from ...registry import register
 from ..base import Metric
 from .base import LearnedSystem
-from .layers import PACKAGE, AirInterface
+from .layers import PACKAGE
 
 
 def feature_channels(image_shape, bandwidth_ratio):

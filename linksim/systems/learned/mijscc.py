@@ -29,12 +29,10 @@ sample actually used (pilots included).
 """
 import dataclasses
 import json
-import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
-from sionna.phy import config
 
 from ... import metrics as task_metrics
 from ...errors import ScenarioError, UserError
@@ -630,16 +628,8 @@ class _MijsccSystem(LearnedSystem):
     def initialize(self, model):
         """Hook before stage 1 (A-MIJSCC loads its pretrained MIJSCC here)."""
 
-    def train(self, *, fresh=False, show_progress=True):
-        """Stage 1 (Eq. 18, no labels) then stage 2 (classifier on the frozen link); save."""
-        if fresh and self.directory.exists():
-            shutil.rmtree(self.directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        data = self.load_dataset("train")
-        model = self._new_model()
-        (self.directory / "settings.json").write_text(json.dumps(
-            {"hash": self._fingerprint_hash(), **self.fingerprint(),
-             "train_data": data.provenance}, indent=2, default=str))
+    def fit(self, model, data, *, show_progress):
+        """Stage 1 (Eq. 18, no labels) then stage 2 (classifier on the frozen link)."""
         fit = dict(batch_size=self.training.batch_size, show_progress=show_progress,
                    validation_split=self.training.validation_split)
         stage1 = self.directory / "stage1.weights.h5"
@@ -652,7 +642,7 @@ class _MijsccSystem(LearnedSystem):
                       f"({data.provenance}), {self.training.epochs} epochs", flush=True)
             model.classifier.trainable = False
             self.compile_model(model)
-            self._seed()
+            self.reseed()
             train_lib.fit(model, data.x, {"reconstruction": data.x},
                           directory=self.directory / "stage1", epochs=self.training.epochs, **fit)
             model.save_weights(stage1)
@@ -666,15 +656,9 @@ class _MijsccSystem(LearnedSystem):
         stage2.compile(optimizer=self.optimizer(),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        metrics=["accuracy"])
-        self._seed()
+        self.reseed()
         train_lib.fit(stage2, z, data.y, directory=self.directory / "stage2",
                       epochs=self.classifier_epochs, **fit)
-        model.save(self.checkpoint)
-        self._use(model)
-
-    def _seed(self):
-        config.seed = self.seed
-        keras.utils.set_random_seed(self.seed)
 
     # ------------------------------------------------------------ evaluation
 
