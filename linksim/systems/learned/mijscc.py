@@ -605,6 +605,8 @@ class _MijsccSystem(LearnedSystem):
         if dataset.y is None:
             raise ScenarioError(f"{self.key}.dataset.name", f"{dataset.name!r} has no labels; "
                                 "stage 2 trains a classifier (use e.g. fashion_mnist or cifar10)")
+        # PSNR is scored on the source image only, not on the zero padding around it.
+        self.source_shape = dataset.x.shape[1:3]
         x = fit_images(dataset.x, tuple(self.architecture["image_shape"]))
         return dataclasses.replace(dataset, x=x)
 
@@ -664,7 +666,10 @@ class _MijsccSystem(LearnedSystem):
 
     def evaluate(self, outputs, targets):
         images, labels = targets
-        psnr = task_metrics.psnr(images, outputs["reconstruction"].numpy())
+        (h, w), (height, width) = self.source_shape, images.shape[1:3]
+        top, left = (height - h) // 2, (width - w) // 2
+        crop = (slice(None), slice(top, top + h), slice(left, left + w))
+        psnr = task_metrics.psnr(images[crop], outputs["reconstruction"].numpy()[crop])
         predictions = np.argmax(outputs["logits"].numpy(), axis=-1)
         sent = outputs["symbols_sent"].numpy().astype(int)
         # Pilots included; a sample with nothing to send sends no pilots either.
