@@ -60,6 +60,12 @@ class ResultStore:
         if not run_file.exists() or fresh:
             write_atomic(run_file, json.dumps({"scenario_hash": scenario_hash}, indent=2))
 
+    def previous_facts(self):
+        """System facts of the last complete run here, by label (reused for systems not rebuilt)."""
+        run_file = self.out / "run.json"
+        systems = json.loads(run_file.read_text()).get("systems", []) if run_file.exists() else []
+        return {s["label"]: s for s in systems}
+
     def _point_path(self, label, snr_db):
         return self.out / "points" / slug(label) / f"snr_{snr_db:+08.3f}.json"
 

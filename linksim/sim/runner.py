@@ -91,8 +91,10 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True):
     definition = scenario.snr.definition
     snrs = scenario.snr.values()
     rows, skipped = [], []
+    previous = store.previous_facts()
+    facts = {}
     for system in systems:
-        system.prepare(show_progress=show_progress)
+        prepared = False
         stopped_early = False
         for snr_db in snrs:
             if stopped_early:
@@ -100,6 +102,10 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True):
                 continue
             record = store.load_point(system.label, snr_db)
             if record is None:
+                if not prepared:
+                    # Only now: a finished sweep must not retrain a model it will not use.
+                    system.prepare(show_progress=show_progress)
+                    prepared = True
                 bar = tqdm(desc=f"{system.label[:40]} @ {snr_db:+.2f} dB", unit="blk",
                            disable=not show_progress, leave=False, dynamic_ncols=True)
                 totals, seconds = simulate_point(system, snr_db=snr_db, definition=definition,
@@ -114,6 +120,10 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True):
             rows.append({k: v for k, v in record.items() if k != "totals"})
             if scenario.stop.early_stop and system.no_errors(record["totals"]):
                 stopped_early = True
+        facts[system.label] = ({"label": system.label, **system.describe()} if prepared
+                               else previous.get(system.label)
+                               or {"label": system.label, **system.describe()})
+        facts[system.label]["metrics"] = [m.__dict__ for m in system.metrics]
     store.write_metrics(rows)
     metrics = list({m.name: m for s in systems for m in s.metrics}.values())
     store.write_table(rows, metrics, title=scenario.name, definition=definition)
@@ -122,8 +132,7 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True):
         "scenario": scenario.model_dump(), "scenario_file": str(file) if file else None,
         "seed": scenario.seed, "snr_definition": definition,
         "channel": channel.description, "receiver": receiver.description,
-        "systems": [{"label": s.label, **s.describe(),
-                     "metrics": [m.__dict__ for m in s.metrics]} for s in systems],
+        "systems": [facts[s.label] for s in systems],
         "theory": {s.label: {m: {"label": label, "snr_db": grid.tolist(),
                                  "values": np.asarray(v, float).tolist()}
                              for m, (label, v) in s.theory(grid, definition).items()}
