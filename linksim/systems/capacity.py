@@ -13,11 +13,9 @@ from typing import Literal
 
 import numpy as np
 
-from .. import registry
-from ..errors import ScenarioError
 from ..registry import register
 from .base import Metric, System, mean_of
-from .conventional import channel_uses_for, check_resources, fit, load_dataset, make_task
+from .conventional import channel_uses_for, fit, make_task, source_and_codec
 
 
 @register("system", "capacity_bound")
@@ -37,14 +35,10 @@ class CapacityBound(System):
                  classifier: bool = True, classifier_train_samples: int = 20000,
                  label: str | None = None, channel=None, stop=None, source=None,
                  key="capacity_bound"):
-        self.dataset, spec = load_dataset(dataset, source, key)
-        try:
-            check_resources(self.dataset, channel_uses_per_sample, bandwidth_ratio)
-        except ScenarioError as err:
-            err.key = f"{key}.{err.key}"
-            raise
-        self.codec = registry.build("codec", codec, key=f"{key}.codec")
-        self.codec_name = codec if isinstance(codec, str) else codec["name"]
+        self.dataset, spec, self.codec, self.codec_name = source_and_codec(
+            dataset=dataset, source=source, codec=codec,
+            channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
+            key=key)
         self.channel = channel
         self.channel_uses_per_sample = channel_uses_per_sample
         self.bandwidth_ratio = bandwidth_ratio

@@ -161,6 +161,18 @@ def load_dataset(spec, source, key):
     return registry.build("dataset", spec, key=f"{key}.dataset"), spec
 
 
+def source_and_codec(*, dataset, source, codec, channel_uses_per_sample, bandwidth_ratio, key):
+    """(data set, its spec, codec, codec name) of a codec-based system, resources checked."""
+    data, spec = load_dataset(dataset, source, key)
+    try:
+        check_resources(data, channel_uses_per_sample, bandwidth_ratio)
+    except ScenarioError as err:
+        err.key = f"{key}.{err.key}"
+        raise
+    name = codec if isinstance(codec, str) else codec["name"]
+    return data, spec, registry.build("codec", codec, key=f"{key}.codec"), name
+
+
 # ----------------------------------------------------------------------------- task metrics
 
 
@@ -433,14 +445,10 @@ class ConventionalSystem(System):
                  classifier: bool = True, classifier_train_samples: int = 20000,
                  xla: bool = True, label: str | None = None,
                  channel=None, receiver=None, stop=None, source=None, seed=1, key="conventional"):
-        self.dataset, spec = load_dataset(dataset, source, key)
-        try:
-            check_resources(self.dataset, channel_uses_per_sample, bandwidth_ratio)
-        except ScenarioError as err:
-            err.key = f"{key}.{err.key}"
-            raise
-        self.codec = registry.build("codec", codec, key=f"{key}.codec")
-        self.codec_name = codec if isinstance(codec, str) else codec["name"]
+        self.dataset, spec, self.codec, self.codec_name = source_and_codec(
+            dataset=dataset, source=source, codec=codec,
+            channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
+            key=key)
         mcs = MCSChoice.model_validate(mcs)
         if (mcs.table is None) == (mcs.code is None or mcs.modulation is None):
             raise ScenarioError(f"{key}.mcs", "give either 'code' and 'modulation' (a fixed "
