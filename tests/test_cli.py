@@ -117,3 +117,22 @@ def test_list_and_plot(tmp_path):
         assert name in listing.output
     assert invoke("list", "chanel").exit_code == 2
     assert invoke("plot", tmp_path / "missing").exit_code == 2
+
+
+@pytest.mark.parametrize("system,needle", [
+    ({"name": "deepjscc", "dataset": {"name": "fashon_mnist"}},
+     "systems[0].dataset.name: unknown dataset 'fashon_mnist' (did you mean 'fashion_mnist'?)"),
+    ({"name": "deepjscc", "dataset": {"name": "fashion_mnist"}, "transmission": {"mode": "analogue"}},
+     "systems[0].transmission.mode: 'analogue' is not valid"),
+    ({"name": "conventional", "codec": {"name": "jpg"}, "bandwidth_ratio": 0.5,
+      "mcs": {"code": {"name": "uncoded"}, "modulation": {"name": "qam"}}},
+     "systems[0].codec.name: unknown codec 'jpg' (did you mean 'jpeg'?)"),
+    ({"name": "conventional", "codec": "jpeg", "bandwidth_ratio": 0.5},
+     "systems[0].mcs: required key is missing"),
+])
+def test_bad_system_keys_give_one_line(tmp_path, system, needle):
+    data = {"snr": {"db": [0]}, "source": {"name": "fashion_mnist", "limit": 4},
+            "systems": [system]}
+    result = invoke("validate", write(tmp_path, data))
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 and needle in result.output, result.output

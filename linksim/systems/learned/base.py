@@ -146,6 +146,8 @@ class LearnedSystem(System):
                                     "training.train_samples, test_samples and test_offset")
         if "name" not in dataset:
             raise ScenarioError(f"{key}.dataset.name", "required key is missing")
+        # Data load lazily (at training or evaluation); the name is checked now.
+        registry.get("dataset", dataset["name"], key=f"{key}.dataset.name")
         if test_samples < 1 or test_offset < 0:
             raise ValueError("test_samples must be >= 1 and test_offset >= 0")
         if isinstance(transmission, str):
