@@ -127,3 +127,16 @@ def test_bad_keys_are_one_line_scenario_errors(tmp_path):
     with pytest.raises(ScenarioError, match="transmission"):
         write_scenario(tmp_path, "[{name: deepjscc, dataset: {name: fashion_mnist}, "
                                  "transmission: morse}]")
+
+
+def test_deepjscc_is_scored_by_the_baselines_classifier(tmp_path, monkeypatch):
+    monkeypatch.setenv("LINKSIM_DATA", str(tmp_path / "data"))  # a fresh classifier cache
+    system = write_scenario(tmp_path, "[{name: deepjscc, dataset: {name: fashion_mnist}, "
+                                      "filters: 4, classifier: true, "
+                                      "classifier_train_samples: 600, test_samples: 100}]")[0]
+    system.prepare(show_progress=False)
+    assert (tmp_path / "data" / "classifiers").is_dir()
+    config.seed = 11
+    row = system.summarize(system.run_batch(0.1, batch_index=0))
+    assert row["blocks"] == 100 and 0.0 <= row["accuracy"] <= 1.0
+    assert [m.name for m in system.metrics] == ["psnr", "ssim", "accuracy"]

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..registry import register
 from .base import Metric, System, mean_of
-from .conventional import channel_uses_for, fit, make_task, source_and_codec
+from .conventional import channel_uses_for, fit, source_and_codec
+from .tasks import make_task
 
 
 @register("system", "capacity_bound")

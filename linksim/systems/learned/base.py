@@ -26,7 +26,8 @@ Subclass contract
 ``compile_model(model)``
     Compiles it (optimizer from :attr:`training`, loss, loss weights).
 ``targets(dataset)``
-    Training/evaluation targets of a loaded data set (array or tuple of arrays).
+    Training targets of a loaded data set (array or tuple of arrays); also the
+    evaluation targets unless ``evaluation_targets(dataset)`` is overridden.
 ``evaluate(outputs, targets)``
     Additive totals of one evaluated batch (without ``blocks``).
 ``summarize(totals)`` and ``metrics``
@@ -180,6 +181,10 @@ class LearnedSystem(System):
     def targets(self, dataset):
         raise NotImplementedError
 
+    def evaluation_targets(self, dataset):
+        """What ``evaluate`` compares outputs with (e.g. images and labels); default ``targets``."""
+        return self.targets(dataset)
+
     def evaluate(self, outputs, targets):
         raise NotImplementedError
 
@@ -216,7 +221,7 @@ class LearnedSystem(System):
                                     f"whole test split ({len(dataset.x)} samples)")
             end = self.test_offset + self.test_samples
             self._data = (dataset, dataset.x[self.test_offset:end],
-                          _slice(self.targets(dataset), self.test_offset, end))
+                          _slice(self.evaluation_targets(dataset), self.test_offset, end))
         return self._data
 
     # ----------------------------------------------------------- checkpoints

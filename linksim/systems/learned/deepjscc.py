@@ -7,16 +7,20 @@ The encoder (5x5 convolutions, two of stride 2, PReLU) maps an image
 feature count would be odd) so the *actual* ratio, recorded in run.json,
 can differ slightly from the requested one. The decoder mirrors the encoder
 with transposed convolutions and a sigmoid output (images in [0, 1]).
-Trained on MSE; reported per SNR point: mean PSNR (MAX = 1) and mean SSIM
-(``tf.image.ssim``, 11x11 Gaussian window).
+Trained on MSE; reported per SNR point with the metrics every image system uses
+(:mod:`linksim.metrics`): mean PSNR (MAX = 1) and SSIM, and with ``classifier:
+true`` the accuracy of the same clean-trained CNN that scores the codec
+baselines' reconstructions (:class:`~linksim.systems.tasks.ImageTask`).
 """
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from ... import metrics as task_metrics
+from ...errors import ScenarioError
 from ...registry import register
 from ..base import Metric
+from ..tasks import ImageTask
 from .base import LearnedSystem
 from .layers import PACKAGE
 
@@ -105,6 +109,7 @@ class DeepJSCC(LearnedSystem):
     metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"), Metric("ssim", "SSIM"))
 
     def __init__(self, *, dataset: dict, bandwidth_ratio: float = 1 / 6, filters: int = 32,
+                 classifier: bool = False, classifier_train_samples: int = 20000,
                  test_samples: int = 1000, test_offset: int = 0,
                  transmission: str | dict = "analog", training: dict | None = None,
                  label: str | None = None, channel=None, receiver=None, stop=None, train=None,
@@ -115,6 +120,12 @@ class DeepJSCC(LearnedSystem):
             raise ValueError(f"filters must be >= 2, got {filters}")
         self.bandwidth_ratio = bandwidth_ratio
         self.filters = filters
+        # Scoring only: not part of the trained model, so not in the checkpoint settings.
+        self.use_classifier = classifier
+        self.classifier_train_samples = classifier_train_samples
+        self.task = None
+        if classifier:
+            self.metrics = self.metrics + (Metric("accuracy", "classification accuracy"),)
         mode = transmission if isinstance(transmission, str) else transmission.get("mode", "analog")
         super().__init__(
             label=label or f"Deep JSCC, rho={bandwidth_ratio:.3g}, {mode}",
@@ -140,18 +151,38 @@ class DeepJSCC(LearnedSystem):
     def targets(self, dataset):
         return dataset.x
 
+    def evaluation_targets(self, dataset):
+        return (dataset.x, dataset.y) if self.task is not None else dataset.x
+
+    def prepare(self, *, show_progress=True):
+        super().prepare(show_progress=show_progress)
+        if self.use_classifier and self.task is None:
+            dataset = self._test_data()[0]
+            if dataset.y is None:
+                raise ScenarioError(f"{self.key}.classifier", f"{dataset.name!r} has no labels "
+                                    "to score accuracy with; set classifier: false")
+            self.task = ImageTask(dataset, dataset_spec=self.dataset_spec, classifier=True,
+                                  classifier_train_samples=self.classifier_train_samples)
+            self.task.prepare(show_progress=show_progress)
+            self._data = None  # evaluation targets now include the labels
+
     def evaluate(self, outputs, targets):
-        x = tf.constant(targets)
-        mse = tf.reduce_mean(tf.square(outputs - x), axis=[1, 2, 3]).numpy().astype(np.float64)
-        psnr = 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
-        ssim = tf.image.ssim(x, outputs, max_val=1.0).numpy().astype(np.float64)
-        return {"mse_sum": float(mse.sum()), "psnr_sum": float(psnr.sum()),
-                "ssim_sum": float(ssim.sum())}
+        x, labels = targets if self.task is not None else (targets, None)
+        y = np.asarray(outputs, np.float32)
+        psnr = task_metrics.psnr(x, y)
+        totals = {"mse_sum": float(np.sum(np.mean((y - x) ** 2, axis=(1, 2, 3)))),
+                  "psnr_sum": float(psnr.sum()), "ssim_sum": float(task_metrics.ssim(x, y).sum())}
+        if labels is not None:
+            totals["correct"] = int(np.sum(self.task._predict(y) == labels))
+        return totals
 
     def summarize(self, totals):
         n = totals["blocks"]
-        return {"psnr": totals["psnr_sum"] / n, "ssim": totals["ssim_sum"] / n,
-                "mse": totals["mse_sum"] / n, "blocks": n}
+        out = {"psnr": totals["psnr_sum"] / n, "ssim": totals["ssim_sum"] / n,
+               "mse": totals["mse_sum"] / n, "blocks": n}
+        if "correct" in totals:
+            out["accuracy"] = totals["correct"] / n
+        return out
 
     def describe(self):
         facts = super().describe()
