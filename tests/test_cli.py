@@ -136,3 +136,12 @@ def test_bad_system_keys_give_one_line(tmp_path, system, needle):
     result = invoke("validate", write(tmp_path, data))
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1 and needle in result.output, result.output
+
+
+def test_directory_without_points_is_taken_over(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text('{"scenario_hash": "from-an-aborted-run"}')
+    result = invoke("run", write(tmp_path, GOOD), "--out", out, "--quiet", "--no-plot")
+    assert result.exit_code == 0, result.output
+    assert (out / "metrics.csv").exists()

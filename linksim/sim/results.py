@@ -46,18 +46,20 @@ class ResultStore:
         self.out = pathlib.Path(out)
         self.scenario_hash = scenario_hash
         run_file = self.out / "run.json"
-        if run_file.exists() and not fresh:
-            old = json.loads(run_file.read_text()).get("scenario_hash")
-            if old != scenario_hash:
-                raise UserError(f"{self.out}: holds results of a different scenario (hash {old}, "
-                                f"now {scenario_hash}); rerun with --fresh to replace them or "
-                                "choose another --out")
+        has_points = any(self.out.glob("points/*/*.json"))
+        old = json.loads(run_file.read_text()).get("scenario_hash") if run_file.exists() else None
+        # Only finished points can be mixed up; a claim without points (a run stopped before
+        # its first point, e.g. by a scenario mistake) is simply taken over.
+        if has_points and old != scenario_hash and not fresh:
+            raise UserError(f"{self.out}: holds results of a different scenario (hash {old}, "
+                            f"now {scenario_hash}); rerun with --fresh to replace them or "
+                            "choose another --out")
         if fresh:
             for point in self.out.glob("points/*/*.json"):
                 point.unlink()
         self.out.mkdir(parents=True, exist_ok=True)
         # Claim the directory first, so a later run with another scenario refuses to mix.
-        if not run_file.exists() or fresh:
+        if old != scenario_hash or fresh:
             write_atomic(run_file, json.dumps({"scenario_hash": scenario_hash}, indent=2))
 
     def previous_facts(self):
