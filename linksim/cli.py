@@ -3,6 +3,7 @@
 Exit codes: 0 success, 2 a mistake in the user's input (one line, no
 traceback), 1 an internal failure, 130 interrupted (rerun to resume).
 """
+import math
 import os
 import pathlib
 import sys
@@ -11,32 +12,88 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click  # noqa: E402
 
-from .errors import UserError  # noqa: E402
+from .errors import ScenarioError, UserError  # noqa: E402
+
+MAX_OPTION_TEXT = 10_000
+SNR_OPTION = "snr.db (--snr-db)"
+
+
+def _number(text, key, kind=float):
+    try:
+        value = kind(text) if len(text) <= 40 else None
+    except ValueError:
+        value = None
+    if value is None or (kind is float and not math.isfinite(value)):
+        raise ScenarioError(key, f"{text.strip()[:40]!r} is not a finite "
+                                 f"{'integer' if kind is int else 'number'}")
+    return value
+
+
+def parse_seed(text):
+    """``--seed`` text -> int (range checked with the scenario)."""
+    return _number(text, "seed (--seed)", int)
 
 
 def parse_snr(text):
-    """'0,1,2' or 'start:stop:step' (inclusive) -> list of dB values."""
+    """``--snr-db`` text -> the ``snr.db`` value it stands for (checked with the scenario).
+
+    ``'0,1,2'``: a list of dB values; ``'start:stop:step'``: an inclusive range.
+    """
+    if len(text) > MAX_OPTION_TEXT:
+        raise ScenarioError(SNR_OPTION, f"{len(text)} characters; at most {MAX_OPTION_TEXT}")
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise ScenarioError(SNR_OPTION, f"{text!r} is not valid; use '0,1,2' or "
+                                            "'start:stop:step' (inclusive, step > 0)")
+        start, stop, step = (_number(v, SNR_OPTION) for v in parts)
+        return {"start": start, "stop": stop, "step": step}
+    values = [_number(v, SNR_OPTION) for v in text.split(",") if v.strip()]
+    if not values:
+        raise ScenarioError(SNR_OPTION, f"{text!r} gives no SNR value; use '0,1,2' or "
+                                        "'start:stop:step'")
+    return values
+
+
+def import_tensorflow():
+    """Import TensorFlow (and start XLA) once, without the C++ start-up noise on stderr.
+
+    The full ``tensorflow`` wheel logs "Unable to register cuDNN factory" and the
+    like, and the first XLA compilation its service start, through absl before
+    ``TF_CPP_MIN_LOG_LEVEL`` applies; file descriptor 2 points at /dev/null while
+    that happens and is restored afterwards, so later errors and progress bars show.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     try:
-        if ":" in text:
-            start, stop, step = (float(v) for v in text.split(":"))
-            if step <= 0:
-                raise ValueError
-            count = int((stop - start) / step + 1e-9) + 1
-            return [round(start + i * step, 6) for i in range(count)]
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(f"--snr-db: {text!r} is not valid; use '0,1,2' or 'start:stop:step' "
-                        "with step > 0") from None
+        import tensorflow as tf
+        tf.function(lambda x: x + 1, jit_compile=True)(tf.constant(0.0))
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class Group(click.Group):
-    """Turns user errors into one line and exit code 2."""
+    """Turns user errors (a command's usage errors included) into one line and exit code 2.
+
+    A scenario error raised while simulating gets the scenario file's name here.
+    """
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as err:
+            if isinstance(err, ScenarioError) and err.file is None:
+                err.file = ctx.meta.get(FILE_KEY)
             click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+        except click.UsageError as err:
+            click.echo(f"error: {err.format_message()}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted: finished points are saved; rerun the same command to resume",
@@ -50,11 +107,25 @@ def main():
     """linksim: link-level simulation of learned semantic and conventional systems."""
 
 
+FILE_KEY = "linksim.scenario_file"
+
+
+def _remember_file(ctx, param, value):
+    ctx.meta[FILE_KEY] = str(value)
+    return value
+
+
+SCENARIO = click.argument("scenario_file", type=click.Path(path_type=pathlib.Path),
+                          callback=_remember_file, is_eager=True)
+OUT = click.option("--out", type=click.Path(file_okay=False, path_type=pathlib.Path),
+                   help="Results directory, checkpoints of learned systems included "
+                        "[default: results/<scenario name>].")
+
+
 @main.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=pathlib.Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=pathlib.Path),
-              help="Results directory [default: results/<scenario name>].")
-@click.option("--seed", type=int, help="Override the scenario's seed.")
+@SCENARIO
+@OUT
+@click.option("--seed", help="Override the scenario's seed.")
 @click.option("--snr-db", "snr_db", help="Override the SNR grid: '0,1,2' or 'start:stop:step' (dB).")
 @click.option("--fresh", is_flag=True, help="Discard finished points in --out instead of resuming.")
 @click.option("--no-plot", is_flag=True, help="Skip writing PNG plots.")
@@ -62,11 +133,14 @@ def main():
 def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet):
     """Simulate SCENARIO_FILE and write metrics.csv, run.json and plots."""
     from . import scenario as scenario_lib
+    # The whole file is checked before TensorFlow is imported (seconds later).
+    scenario = scenario_lib.load(scenario_file, out=out,
+                                 seed=parse_seed(seed) if seed is not None else None,
+                                 snr_db=parse_snr(snr_db) if snr_db is not None else None)
+    out = scenario.results_dir
+    import_tensorflow()
     from .plot import plot_results
     from .sim.runner import run as run_scenario
-    scenario = scenario_lib.load(scenario_file, seed=seed,
-                                 snr_db=parse_snr(snr_db) if snr_db else None)
-    out = out or pathlib.Path("results") / scenario.name
     run_scenario(scenario, out=out, file=scenario_file, fresh=fresh, show_progress=not quiet)
     click.echo(f"results: {out / 'metrics.csv'}")
     if not no_plot:
@@ -75,11 +149,12 @@ def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet):
 
 
 @main.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=pathlib.Path))
+@SCENARIO
 def validate(scenario_file):
     """Check SCENARIO_FILE and build every component without simulating."""
     from . import scenario as scenario_lib
     scenario = scenario_lib.load(scenario_file)
+    import_tensorflow()
     channel, receiver, systems = scenario_lib.build(scenario, file=scenario_file)
     click.echo(f"{scenario_file}: ok: {len(systems)} system(s), {len(scenario.snr.values())} "
                f"SNR points ({scenario.snr.definition}), {channel.description}; "
@@ -132,14 +207,20 @@ def plot(results_dir):
 
 
 @main.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=pathlib.Path))
+@SCENARIO
+@OUT
 @click.option("--fresh", is_flag=True, help="Discard existing checkpoints and train from scratch.")
 @click.option("--quiet", is_flag=True, help="No per-epoch lines.")
-def train(scenario_file, fresh, quiet):
-    """Train every learned system of SCENARIO_FILE (resumes an interrupted training)."""
+def train(scenario_file, out, fresh, quiet):
+    """Train every learned system of SCENARIO_FILE (resumes an interrupted training).
+
+    Checkpoints go to <out>/checkpoints/<system label>/, where ``run`` with the same
+    --out finds them.
+    """
     from . import scenario as scenario_lib
+    scenario = scenario_lib.load(scenario_file, out=out)
+    import_tensorflow()
     from .systems.learned.base import LearnedSystem
-    scenario = scenario_lib.load(scenario_file)
     _, _, systems = scenario_lib.build(scenario, file=scenario_file)
     learned = [s for s in systems if isinstance(s, LearnedSystem)]
     if not learned:

@@ -1,119 +1,329 @@
 """Name -> factory, for everything a scenario file can name.
 
 A factory is a class or function whose arguments are all keyword-only and
-annotated. Its signature *is* the YAML schema: ``build`` turns the annotations
-and defaults into a pydantic model that rejects unknown keys, so a component is
+annotated. Its signature *is* the YAML schema: the annotations and defaults
+become a pydantic model that rejects unknown keys, so a component is
 documented, validated and listed (``linksim list``) from one place.
 Arguments the framework supplies (the channel object a system runs over, the
 data source, ...) are passed as ``context`` and are not YAML keys.
+
+Components are found without importing them: every module of the package is
+parsed with :mod:`ast` for ``@register(kind, name)`` decorators, and the
+options model is made from the factory's signature as written (annotations
+evaluated in a namespace of typing names and the module's light imports,
+defaults from their source). A scenario is therefore checked in well under a
+second, before TensorFlow is imported; a component's module is imported only
+when the component is built. A new component is one new file, nothing else.
+Names an annotation uses must come from light modules (typing, pydantic,
+:mod:`linksim.systems.options`, this module), never from modules that import
+TensorFlow: ``tests/test_fuzz_inputs.py`` checks that.
 """
+import ast
+import builtins
 import dataclasses
 import difflib
+import functools
 import importlib
-import inspect
+import pathlib
+import reprlib
 import typing
+from typing import Annotated, Any
 
 import pydantic
+import pydantic_core
 
 from .errors import ScenarioError
 
 KINDS = ("channel", "code", "modulation", "receiver", "system", "dataset", "codec")
 
-# Modules that register components. A new component is one new file plus a line here.
-MODULES = (
-    "linksim.phy.channel",
-    "linksim.phy.coding",
-    "linksim.phy.modulation",
-    "linksim.phy.receiver",
-    "linksim.systems.link",
-    "linksim.sources.datasets",
-    "linksim.sources.codecs.jpeg",
-    "linksim.sources.codecs.hevc_intra",
-    "linksim.sources.codecs.h264",
-    "linksim.sources.codecs.h265",
-    "linksim.sources.codecs.utf8",
-    "linksim.sources.codecs.pcm16",
-    "linksim.systems.conventional",
-    "linksim.systems.capacity",
-    "linksim.systems.learned.deepjscc",
-    "linksim.systems.learned.mtoc",
-    "linksim.systems.learned.mijscc",
-)
-
 # Arguments the framework passes to factories that declare them; never YAML keys.
 CONTEXT = ("channel", "receiver", "stop", "source", "train", "seed", "checkpoint_dir", "key")
 
-_ENTRIES = {kind: {} for kind in KINDS}
-
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    kind: str
-    name: str
-    factory: typing.Callable
-
-    @property
-    def help(self):
-        doc = inspect.getdoc(self.factory) or ""
-        return doc.strip().splitlines()[0] if doc.strip() else ""
-
-    def parameters(self, context=()):
-        """The YAML keys: keyword-only arguments not supplied by the framework."""
-        sig = inspect.signature(self.factory)
-        return [p for p in sig.parameters.values()
-                if p.kind == p.KEYWORD_ONLY and p.name not in context]
-
-    def options_model(self, context=()):
-        hints = typing.get_type_hints(self.factory.__init__ if inspect.isclass(self.factory)
-                                      else self.factory)
-        fields = {}
-        for p in self.parameters(context):
-            default = ... if p.default is p.empty else p.default
-            fields[p.name] = (hints.get(p.name, typing.Any), default)
-        return pydantic.create_model(
-            f"{self.kind}_{self.name}",
-            __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
-            **fields)
+_PACKAGE = pathlib.Path(__file__).resolve().parent
+_EMPTY = object()
+_LOADED = {}  # (kind, name) -> the factory, filled by @register when its module is imported
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
 
 
 def register(kind, name):
-    """Class/function decorator that makes a factory findable by ``name`` from YAML."""
-    if kind not in _ENTRIES:
+    """Class/function decorator that makes a factory findable by ``name`` from YAML.
+
+    Discovery reads the decorator from the source (see the module docstring);
+    at import time it hands the factory object to its :class:`Entry`.
+    """
+    if kind not in KINDS:
         raise KeyError(f"unknown registry kind {kind!r}")
 
     def wrap(factory):
-        _ENTRIES[kind][name] = Entry(kind, name, factory)
+        _LOADED[kind, name] = factory
         return factory
     return wrap
 
 
-def load_all():
-    for module in MODULES:
-        importlib.import_module(module)
+# ------------------------------------------------------------------ static discovery
+
+
+class _Module:
+    """The top-level names of one module of the package, read from its source."""
+
+    def __init__(self, name):
+        self.name = name
+        parts = name.split(".")[1:]
+        path = _PACKAGE.joinpath(*parts)
+        self.is_package = path.is_dir()
+        self.path = path / "__init__.py" if self.is_package else path.with_suffix(".py")
+        self.tree = ast.parse(self.path.read_text(encoding="utf-8"), str(self.path))
+        self.values = {}   # name -> expression node (aliases such as Fading = Literal[...])
+        self.imports = {}  # name -> (module, attribute)
+        self.defined = set()
+        for node in self.tree.body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        self.values[target.id] = node.value
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
+                    and node.value is not None:
+                self.values[node.target.id] = node.value
+            elif isinstance(node, ast.ImportFrom):
+                source = self._absolute(node)
+                for alias in node.names:
+                    self.imports[alias.asname or alias.name] = (source, alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    self.imports[alias.asname or alias.name.split(".")[0]] = \
+                        (alias.name if alias.asname else alias.name.split(".")[0], None)
+            elif isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                self.defined.add(node.name)
+
+    def _absolute(self, node):
+        if not node.level:
+            return node.module
+        package = self.name.split(".")
+        if not self.is_package:
+            package = package[:-1]
+        base = package[:len(package) - (node.level - 1)]
+        return ".".join(base + ([node.module] if node.module else []))
+
+
+@functools.cache
+def _module(name):
+    return _Module(name)
+
+
+class _Namespace(dict):
+    """Names of a module as ``eval`` sees them, resolved on first use without importing it.
+
+    An alias assigned in the module (or imported from another module of the
+    package) is evaluated from its source; a class or function is taken from
+    its (light) module by importing that module.
+    """
+
+    _BUILTINS = {n: getattr(builtins, n) for n in ("int", "float", "str", "bool", "dict", "list",
+                                                     "tuple", "set", "frozenset", "bytes")}
+
+    def __init__(self, module):
+        super().__init__(__builtins__={})
+        self.module = module
+
+    def __missing__(self, name):
+        value = _resolve(self.module, name)
+        self[name] = value
+        return value
+
+
+@functools.cache
+def _resolve(module_name, name):
+    if not module_name.startswith("linksim.") and module_name != "linksim":
+        module = importlib.import_module(module_name)
+        return getattr(module, name)
+    module = _module(module_name)
+    if name in module.values:
+        return _evaluate(module_name, module.values[name])
+    if name in module.imports:
+        source, attribute = module.imports[name]
+        if attribute is None:
+            return importlib.import_module(source)
+        if f"{source}.{attribute}".startswith("linksim.") and _is_module(f"{source}.{attribute}"):
+            return importlib.import_module(f"{source}.{attribute}")
+        return _resolve(source, attribute)
+    if name in module.defined:
+        return getattr(importlib.import_module(module_name), name)
+    if name in _Namespace._BUILTINS:
+        return _Namespace._BUILTINS[name]
+    if name == "None":
+        return None
+    raise NameError(f"{module_name}: name {name!r} of a factory signature is not defined")
+
+
+def _is_module(dotted):
+    path = _PACKAGE.joinpath(*dotted.split(".")[1:])
+    return path.is_dir() or path.with_suffix(".py").is_file()
+
+
+def _evaluate(module_name, node):
+    code = compile(ast.Expression(node), f"<{module_name}>", "eval")
+    return eval(code, _Namespace(module_name))  # noqa: S307 - the package's own source
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """One YAML key of a component: its name, type and default (``Parameter.empty``: required)."""
+    empty: typing.ClassVar = _EMPTY
+    name: str
+    annotation: Any
+    default: Any
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Entry:
+    """A registered component, known from its source; ``factory`` imports its module."""
+    kind: str
+    name: str
+    module: str
+    qualname: str
+    help: str
+    node: ast.AST = dataclasses.field(repr=False)
+
+    @functools.cached_property
+    def _parameters(self):
+        node = self.node
+        if isinstance(node, ast.ClassDef):
+            node = next((n for n in node.body
+                         if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+            if node is None:
+                raise TypeError(f"{self.module}.{self.qualname}: a registered class needs its "
+                                "own keyword-only __init__")
+        args = node.args
+        positional = args.posonlyargs + args.args
+        if len(positional) > (self.node is not node) or args.vararg or args.kwarg:
+            raise TypeError(f"{self.module}.{self.qualname}: factory arguments must be "
+                            "keyword-only")
+        params = []
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+            annotation = Any if arg.annotation is None else _evaluate(self.module, arg.annotation)
+            value = _EMPTY if default is None else _evaluate(self.module, default)
+            params.append(Parameter(arg.arg, annotation, value))
+        return tuple(params)
+
+    def parameters(self, context=()):
+        """The YAML keys: keyword-only arguments not supplied by the framework."""
+        return [p for p in self._parameters if p.name not in context]
+
+    def declares(self, name):
+        return any(p.name == name for p in self._parameters)
+
+    @functools.cache
+    def options_model(self, context=()):
+        fields = {p.name: (p.annotation, ... if p.default is _EMPTY else p.default)
+                  for p in self.parameters(context)}
+        return pydantic.create_model(
+            f"{self.kind}_{self.name}",
+            __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True,
+                                           validate_default=True),
+            **fields)
+
+    @property
+    def factory(self):
+        importlib.import_module(self.module)
+        return _LOADED[self.kind, self.name]
+
+
+def _decorator(node):
+    """(kind, name) of a ``@register("kind", "name")`` decorator, else None."""
+    if not (isinstance(node, ast.Call) and len(node.args) == 2 and not node.keywords):
+        return None
+    func = node.func
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if called != "register" or not all(isinstance(a, ast.Constant) and isinstance(a.value, str)
+                                       for a in node.args):
+        return None
+    return node.args[0].value, node.args[1].value
+
+
+@functools.cache
+def _discover():
+    found = {kind: {} for kind in KINDS}
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if "register(" not in text or path == pathlib.Path(__file__).resolve():
+            continue
+        parts = path.relative_to(_PACKAGE.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        for node in ast.parse(text, str(path)).body:
+            if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                continue
+            for decorator in node.decorator_list:
+                if (target := _decorator(decorator)) is None:
+                    continue
+                kind, name = target
+                if kind not in KINDS:
+                    raise KeyError(f"{path}: unknown registry kind {kind!r}")
+                doc = (ast.get_docstring(node) or "").strip()
+                found[kind][name] = Entry(kind, name, module, node.name,
+                                          doc.splitlines()[0] if doc else "", node)
+    return found
 
 
 def names(kind):
-    load_all()
-    return sorted(_ENTRIES[kind])
+    return sorted(_discover()[kind])
 
 
 def entries(kind):
-    load_all()
-    return [_ENTRIES[kind][n] for n in sorted(_ENTRIES[kind])]
+    return [_discover()[kind][n] for n in names(kind)]
 
 
 def suggest(word, choices):
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def get(kind, name, *, key):
-    load_all()
-    if name not in _ENTRIES[kind]:
-        allowed = ", ".join(sorted(_ENTRIES[kind]))
-        raise ScenarioError(key, f"unknown {kind} {name!r}{suggest(name, _ENTRIES[kind])}; "
+    known = _discover()[kind]
+    if not isinstance(name, str) or name not in known:
+        allowed = ", ".join(sorted(known))
+        raise ScenarioError(key, f"unknown {kind} {short(name)}{suggest(name, known)}; "
                                  f"allowed: {allowed}")
-    return _ENTRIES[kind][name]
+    return known[name]
+
+
+# ------------------------------------------------------------------ validation
+
+
+def short(value):
+    """A bounded, one-line repr of a user value for error messages."""
+    return _SHORT.repr(value)
+
+
+def _model_at(model, loc):
+    """The pydantic model that owns the key at ``loc`` (for the list of allowed keys)."""
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
+            return None
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _unwrap(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, pydantic.BaseModel) else None
+
+
+def _unwrap(annotation):
+    """The model inside Optional / list / Annotated, else the annotation itself."""
+    for arg in typing.get_args(annotation) or ():
+        inner = _unwrap(arg)
+        if isinstance(inner, type) and issubclass(inner, pydantic.BaseModel):
+            return inner
+    return annotation
+
+
+def _join(path, part):
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    return f"{path}.{part}" if path else str(part)
 
 
 def format_validation_error(err, key, model=None):
@@ -121,15 +331,99 @@ def format_validation_error(err, key, model=None):
     first = err.errors()[0]
     path = key
     for part in first["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    allowed = list(model.model_fields) if model is not None else []
+        path = _join(path, part)
+    if first["type"] == "linksim_nested":
+        # A nested spec (a code inside a link system, ...) was checked on its own.
+        inner = first["ctx"]["key"]
+        if inner:
+            path = f"{path}{inner}" if inner.startswith("[") else _join(path, inner)
+        return ScenarioError(path, first["ctx"]["message"])
     if first["type"] == "extra_forbidden":
+        owner = _model_at(model, first["loc"][:-1])
+        allowed = list(owner.model_fields) if owner is not None else []
         bad = first["loc"][-1]
         return ScenarioError(path, f"unknown key{suggest(bad, allowed)}; allowed keys: "
                                    f"{', '.join(allowed) or 'none'}")
     if first["type"] == "missing":
         return ScenarioError(path, "required key is missing")
-    return ScenarioError(path, f"{first['input']!r} is not valid: {first['msg']}")
+    message = first["msg"].replace("\n", " ")
+    return ScenarioError(path, f"{short(first['input'])} is not valid: {message}")
+
+
+def nested_error(error):
+    """A :class:`ScenarioError` of a nested value as a pydantic error of the enclosing field."""
+    return pydantic_core.PydanticCustomError("linksim_nested", "{message}",
+                                             {"key": error.key or "", "message": error.message})
+
+
+def validated(model, data, key=""):
+    """``model.model_validate(data)``, its first error as a one-line :class:`ScenarioError`."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise format_validation_error(err, key, model) from None
+
+
+def _as_spec(spec, kind, key):
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict):
+        raise ScenarioError(key, f"expected a {kind} name or a mapping with a 'name' key, got "
+                                 f"{short(spec)}")
+    if "name" not in spec:
+        raise ScenarioError(_join(key, "name"), f"required key is missing; allowed: "
+                                                f"{', '.join(names(kind))}")
+    return spec
+
+
+def check(kind, spec, *, key="", context=()):
+    """Validate ``spec`` (``name`` or ``{name: ..., **options}``) without building it.
+
+    Only the component's source is read (no import); returns ``(entry, options)``.
+    """
+    spec = _as_spec(spec, kind, key)
+    entry = get(kind, spec["name"], key=_join(key, "name"))
+    options = {k: v for k, v in spec.items() if k != "name"}
+    model = entry.options_model(tuple(context))
+    return entry, validated(model, options, key).model_dump()
+
+
+def _check_nested(kind, context, value):
+    try:
+        check(kind, value, context=context)
+    except ScenarioError as err:
+        raise nested_error(err) from None
+    return value
+
+
+def Spec(kind, *, context=()):  # noqa: N802 - used like a type in signatures
+    """Annotation of an option that is itself a registry spec of ``kind``.
+
+    The value (``name`` or ``{name: ..., **options}``) is checked against that
+    component's schema in the fast pass and handed to the factory unchanged.
+    """
+    return Annotated[Any, pydantic.AfterValidator(functools.partial(_check_nested, kind,
+                                                                    tuple(context)))]
+
+
+def _check_model(model, coerce, value):
+    if coerce is not None:
+        value = coerce(value)
+    try:
+        validated(model, value)
+    except ScenarioError as err:
+        raise nested_error(err) from None
+    return value
+
+
+def Checked(model, *, coerce=None):  # noqa: N802 - used like a type in signatures
+    """Annotation of an option checked against the pydantic ``model`` but passed on as given.
+
+    For mappings a factory validates itself (merged with defaults, ...);
+    ``coerce`` maps a shorthand (e.g. a bare mode name) to the mapping first.
+    """
+    return Annotated[Any, pydantic.AfterValidator(functools.partial(_check_model, model,
+                                                                    coerce))]
 
 
 def build(kind, spec, *, key, context=None):
@@ -140,22 +434,8 @@ def build(kind, spec, *, key, context=None):
     (``ValueError``) become one-line :class:`ScenarioError` at ``key``.
     """
     context = context or {}
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict):
-        raise ScenarioError(key, f"expected a mapping with a 'name' key, got {spec!r}")
-    if "name" not in spec:
-        raise ScenarioError(f"{key}.name", f"required key is missing; allowed: "
-                                           f"{', '.join(names(kind))}")
-    entry = get(kind, spec["name"], key=f"{key}.name")
-    options = {k: v for k, v in spec.items() if k != "name"}
-    model = entry.options_model(context)
-    try:
-        values = model.model_validate(options).model_dump()
-    except pydantic.ValidationError as err:
-        raise format_validation_error(err, key, model) from None
-    declared = {p.name for p in inspect.signature(entry.factory).parameters.values()}
-    values.update({k: v for k, v in context.items() if k in declared})
+    entry, values = check(kind, spec, key=key, context=tuple(context))
+    values.update({k: v for k, v in context.items() if entry.declares(k)})
     try:
         return entry.factory(**values)
     except ScenarioError as err:

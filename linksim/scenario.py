@@ -1,42 +1,98 @@
 """Scenario files: YAML -> validated settings -> systems ready to simulate.
 
 Every mistake becomes one :class:`~linksim.errors.ScenarioError` line naming
-the file, the key path, the bad value and what is allowed.
+the file, the key path, the bad value and what is allowed. :func:`load` checks
+the whole file, every component's keys included, from the components' source
+(see :mod:`linksim.registry`) without importing TensorFlow; :func:`build`
+then builds the components, where checks that need them (code sizes, data set
+lengths, ...) run.
+
+Input is bounded (``scenarios/README.md``, "Input bounds"): the file size, the
+nesting depth, the number of values after YAML aliases are expanded, integers
+(|n| < 2**63), floats (finite), SNR values and the number of SNR points.
 """
 import hashlib
 import json
+import math
 import pathlib
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-import numpy as np
 import pydantic
 import yaml
 
 from . import registry
 from .errors import ScenarioError, UserError
+from .systems.options import TrainingOption
 
-_STRICT = pydantic.ConfigDict(extra="forbid")
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 32
+MAX_VALUES = 100_000  # YAML nodes after alias expansion (a "billion laughs" file has 10**9)
+MAX_INT = 2 ** 63
+MAX_SNR_POINTS = 1000
+SNR_DB_LIMIT = 100.0
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}(/[A-Za-z0-9][A-Za-z0-9._-]{0,63}){0,3}")
+
+_STRICT = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
+SNRValue = Annotated[float, pydantic.Field(ge=-SNR_DB_LIMIT, le=SNR_DB_LIMIT)]
 
 
 class SNRRange(pydantic.BaseModel):
     """Inclusive grid ``start, start+step, ..., stop`` in dB."""
     model_config = _STRICT
-    start: float
-    stop: float
+    start: SNRValue
+    stop: SNRValue
     step: float = pydantic.Field(gt=0)
+
+    @pydantic.model_validator(mode="after")
+    def _bounded(self):
+        if self.stop < self.start:
+            raise ValueError(f"stop {self.stop} is below start {self.start}; the range runs "
+                             "upwards from start to stop")
+        if (self.stop - self.start) / self.step + 1 > MAX_SNR_POINTS:
+            raise ValueError(f"{(self.stop - self.start) / self.step + 1:.3g} points; at most "
+                             f"{MAX_SNR_POINTS} (raise step)")
+        return self
+
+    def values(self):
+        count = int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        return [round(self.start + i * self.step, 6) for i in range(count)]
+
+
+def _snr_list(values):
+    rounded = [round(v, 6) for v in values]
+    if len(set(rounded)) != len(rounded):
+        twice = next(v for v in rounded if rounded.count(v) > 1)
+        raise ValueError(f"{twice:g} dB is listed twice; give each SNR once")
+    return values
+
+
+_SNR_LIST = pydantic.TypeAdapter(
+    Annotated[list[SNRValue], pydantic.Field(min_length=1, max_length=MAX_SNR_POINTS),
+              pydantic.AfterValidator(_snr_list)],
+    config=pydantic.ConfigDict(allow_inf_nan=False))
+
+
+def _snr_grid(value):
+    """``db``: a list or a ``{start, stop, step}`` range, each checked with its own keys."""
+    try:
+        if isinstance(value, dict):
+            return SNRRange.model_validate(value)
+        return _SNR_LIST.validate_python(value)
+    except pydantic.ValidationError as err:
+        model = SNRRange if isinstance(value, dict) else None
+        raise registry.nested_error(registry.format_validation_error(err, "", model)) from None
 
 
 class SNR(pydantic.BaseModel):
     """The SNR axis. ``esno``: Es/N0 per complex symbol; ``ebno``: Eb/N0 per information bit."""
     model_config = _STRICT
     definition: Literal["esno", "ebno"] = "esno"
-    db: list[float] | SNRRange
+    db: Annotated[Any, pydantic.AfterValidator(_snr_grid)]
 
     def values(self):
         if isinstance(self.db, SNRRange):
-            r = self.db
-            count = int(np.floor((r.stop - r.start) / r.step + 1e-9)) + 1
-            return [round(r.start + i * r.step, 6) for i in range(max(count, 0))]
+            return self.db.values()
         return sorted(float(v) for v in self.db)
 
 
@@ -47,9 +103,9 @@ class Stop(pydantic.BaseModel):
     at the first SNR point without a single block error.
     """
     model_config = _STRICT
-    block_errors: int = pydantic.Field(100, ge=1)
-    max_blocks: int = pydantic.Field(100_000, ge=1)
-    batch_size: int = pydantic.Field(1000, ge=1)
+    block_errors: int = pydantic.Field(100, ge=1, le=10 ** 9)
+    max_blocks: int = pydantic.Field(100_000, ge=1, le=10 ** 12)
+    batch_size: int = pydantic.Field(1000, ge=1, le=1_000_000)
     early_stop: bool = True
 
 
@@ -66,21 +122,52 @@ class Plot(pydantic.BaseModel):
     series: str | None = None
 
 
+def _safe_name(name):
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError("a name is up to 4 parts joined by '/', each letters, digits, '.', "
+                         "'_' or '-' (at most 64, not starting with '.', '_' or '-'); results "
+                         "go to results/<name>")
+    return name
+
+
+def _check_system(spec):
+    """A ``systems`` entry: its own optional ``receiver`` and the system's keys."""
+    own = dict(spec) if isinstance(spec, dict) else spec
+    try:
+        if isinstance(own, dict) and "receiver" in own:
+            registry.check("receiver", own.pop("receiver"), key="receiver")
+        registry.check("system", own, context=registry.CONTEXT)
+    except ScenarioError as err:
+        raise registry.nested_error(err) from None
+    return spec
+
+
+def _check_link(spec):
+    if spec is not None:
+        if not isinstance(spec, dict):
+            raise registry.nested_error(ScenarioError("", f"expected a mapping of the link "
+                                                          f"system's keys, got "
+                                                          f"{registry.short(spec)}"))
+        _check_system({"name": "link", **spec})
+    return spec
+
+
 class Scenario(pydantic.BaseModel):
     """A whole experiment: one channel, receiver and SNR grid shared by every system."""
     model_config = _STRICT
-    name: str
+    name: Annotated[str, pydantic.AfterValidator(_safe_name)]
     description: str = ""
-    seed: int = 1
+    seed: int = pydantic.Field(1, ge=0, lt=2 ** 32)
     snr: SNR
-    channel: dict = {"name": "awgn"}
-    receiver: dict = {"name": "perfect"}
+    channel: registry.Spec("channel") = {"name": "awgn"}
+    receiver: registry.Spec("receiver") = {"name": "perfect"}
     stop: Stop = Stop()
-    link: dict | None = None
-    systems: list[dict] | None = None
-    source: dict | None = None
-    train: dict | None = None
+    link: Annotated[Any, pydantic.AfterValidator(_check_link)] = None
+    systems: list[Annotated[Any, pydantic.AfterValidator(_check_system)]] | None = None
+    source: registry.Spec("dataset") | None = None
+    train: TrainingOption | None = None
     plot: Plot = Plot()
+    _results_dir: pathlib.Path | None = pydantic.PrivateAttr(None)
 
     def system_specs(self):
         """The ``systems`` list; a top-level ``link`` is shorthand for one link system."""
@@ -88,6 +175,11 @@ class Scenario(pydantic.BaseModel):
         if self.link is not None:
             specs.insert(0, {"name": "link", **self.link})
         return specs
+
+    @property
+    def results_dir(self):
+        """Where results (and the checkpoints of learned systems) go: ``--out`` or ``results/<name>``."""
+        return self._results_dir or pathlib.Path("results") / self.name
 
     def content_hash(self):
         """Hash of everything that changes a simulated point (not name, text or the SNR list)."""
@@ -97,59 +189,183 @@ class Scenario(pydantic.BaseModel):
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _yaml_error_line(err):
-    mark = getattr(err, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    return f"{where}invalid YAML: {problem}"
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with a bound on nesting, tracking the key path being composed."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.path = []
+
+    def compose_node(self, parent, index):
+        part = index.value if isinstance(index, yaml.ScalarNode) else index
+        self.path.append(part if isinstance(part, int) else registry.short(part))
+        if len(self.path) > MAX_DEPTH:
+            raise ScenarioError(_key(self.path[1:]), f"nested deeper than {MAX_DEPTH} levels")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.path.pop()
 
 
-def load(path, *, seed=None, snr_db=None):
-    """Read and validate a scenario file.
+def _key(parts):
+    path = ""
+    for part in parts:
+        if part is None:
+            continue
+        path = f"{path}[{part}]" if isinstance(part, int) else (f"{path}.{part}" if path
+                                                                 else str(part))
+    return path
 
-    ``seed`` and ``snr_db`` (list of dB values) override the file's values.
-    Raises :class:`UserError` / :class:`ScenarioError` with a one-line message.
+
+_MERGE = "tag:yaml.org,2002:merge"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+def _check_nodes(loader, root):
+    """Bounds on the composed YAML graph before anything is built from it.
+
+    Duplicate keys, integers beyond 64 bits, non-finite floats, a mapping or
+    list that contains itself (through an alias), nesting and the number of
+    values after alias expansion (``MAX_VALUES``; shared aliases are counted
+    as often as they are used, as every later consumer would expand them).
     """
-    path = pathlib.Path(path)
+    sizes, active = {}, set()
+
+    def visit(node, path):
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise ScenarioError(_key(path), "contains itself (a YAML alias of an enclosing "
+                                            "value); aliases may only repeat other values")
+        if len(path) > MAX_DEPTH:
+            raise ScenarioError(_key(path), f"nested deeper than {MAX_DEPTH} levels "
+                                            "(aliases included)")
+        size = 1
+        active.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, value_node in node.value:
+                part = registry.short(key_node.value) if isinstance(key_node, yaml.ScalarNode) \
+                    else "?"
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE:
+                    if (key_node.tag, key_node.value) in seen:
+                        raise ScenarioError(_key(path + [part]), "duplicate key; give each key "
+                                                                 "once")
+                    seen.add((key_node.tag, key_node.value))
+                size += visit(key_node, path + [part]) + visit(value_node, path + [part])
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                size += visit(item, path + [i])
+        else:
+            _check_number(loader, node, path)
+        active.discard(id(node))
+        if size > MAX_VALUES:
+            raise ScenarioError(_key(path), f"more than {MAX_VALUES} values once YAML aliases "
+                                            "are expanded; a scenario needs far fewer")
+        sizes[id(node)] = size
+        return size
+
+    visit(root, [])
+
+
+def _check_number(loader, node, path):
+    if node.tag == _INT:
+        digits = node.value.replace("_", "").lstrip("+-")
+        if len(digits) > 24 or abs(loader.construct_yaml_int(node)) >= MAX_INT:
+            raise ScenarioError(_key(path), f"integer {registry.short(node.value)} is out of "
+                                            f"range; allowed: |value| < 2**63")
+    elif node.tag == _FLOAT and not math.isfinite(loader.construct_yaml_float(node)):
+        raise ScenarioError(_key(path), f"{node.value} is not a finite number")
+
+
+def _read_yaml(path):
+    """The YAML mapping in ``path``, every input bound checked (one-line errors)."""
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; give a scenario file (.yaml)")
     if not path.is_file():
         raise UserError(f"{path}: scenario file not found")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise UserError(f"{path}: {size} bytes; a scenario file may have at most "
+                        f"{MAX_FILE_BYTES} bytes")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text (byte {err.start}); save the scenario as "
+                        "UTF-8 YAML") from None
+    except OSError as err:
+        raise UserError(f"{path}: cannot be read: {err.strerror}") from None
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            raise UserError(f"{path}: empty file; a scenario is a YAML mapping of keys")
+        _check_nodes(loader, root)
+        return loader.construct_document(root)
     except yaml.YAMLError as err:
-        raise UserError(f"{path}: {_yaml_error_line(err)}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: a scenario must be a YAML mapping of keys, got {type(data).__name__}")
-    data.setdefault("name", path.stem)
-    if seed is not None:
-        data["seed"] = seed
-    if snr_db is not None:
-        data.setdefault("snr", {})
-        if not isinstance(data["snr"], dict):
-            raise UserError(f"{path}: snr: expected a mapping with 'definition' and 'db'")
-        data["snr"]["db"] = list(snr_db)
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = (getattr(err, "problem", None) or str(err).splitlines()[0]).replace("\n", " ")
+        raise UserError(f"{path}: {where}invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def load(path, *, seed=None, snr_db=None, out=None):
+    """Read and validate a scenario file, every component's keys included (no TensorFlow).
+
+    ``seed`` and ``snr_db`` (a list of dB values or a ``{start, stop, step}``
+    mapping, from ``--snr-db``) override the file's values; ``out`` is the results
+    directory (default ``results/<name>``). Raises :class:`UserError` /
+    :class:`ScenarioError` with a one-line message naming ``path``.
+    """
+    path = pathlib.Path(path)
     try:
-        scenario = Scenario.model_validate(data)
-    except pydantic.ValidationError as err:
-        error = registry.format_validation_error(err, "", Scenario)
-        error.file = str(path)
-        raise error from None
-    if not scenario.system_specs():
-        raise ScenarioError("systems", "nothing to simulate: give 'link' or a 'systems' list",
-                            file=str(path))
+        data = _read_yaml(path)
+        if not isinstance(data, dict):
+            raise ScenarioError("", f"a scenario must be a YAML mapping of keys, got "
+                                    f"{type(data).__name__}")
+        # The file name is the default name, made safe for a directory name.
+        data.setdefault("name", re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem).strip("._-")
+                        or "scenario")
+        if seed is not None:
+            data["seed"] = seed
+        if snr_db is not None:
+            snr = data.setdefault("snr", {})
+            if not isinstance(snr, dict):
+                raise ScenarioError("snr", "expected a mapping with 'definition' and 'db'")
+            snr["db"] = snr_db
+        scenario = registry.validated(Scenario, data)
+        if not scenario.system_specs():
+            raise ScenarioError("systems", "nothing to simulate: give 'link' or a 'systems' "
+                                           "list")
+    except ScenarioError as err:
+        if snr_db is not None and err.key.startswith("snr.db"):
+            err.key = f"{err.key} (--snr-db)"
+        if seed is not None and err.key == "seed":
+            err.key = "seed (--seed)"
+        err.file = str(path)
+        raise
+    scenario._results_dir = pathlib.Path(out) if out is not None else None
     return scenario
 
 
-def build(scenario, *, file=None, checkpoint_root="checkpoints"):
+def build(scenario, *, file=None, checkpoint_root=None):
     """Channel, receiver and systems of a validated scenario.
 
+    Learned systems keep their checkpoints in ``checkpoint_root/<label slug>/``
+    (default ``<results dir>/checkpoints``, never the working directory).
     Returns ``(channel, receiver, systems)``. Component errors carry the file name.
     """
+    root = pathlib.Path(checkpoint_root) if checkpoint_root is not None \
+        else scenario.results_dir / "checkpoints"
     try:
         channel = registry.build("channel", scenario.channel, key="channel")
         receiver = registry.build("receiver", scenario.receiver, key="receiver")
         context = {"channel": channel, "receiver": receiver, "stop": scenario.stop,
                    "source": scenario.source, "train": scenario.train, "seed": scenario.seed,
-                   "checkpoint_dir": pathlib.Path(checkpoint_root) / scenario.name}
+                   "checkpoint_dir": root}
         systems, labels = [], set()
         for i, spec in enumerate(scenario.system_specs()):
             key = "link" if (scenario.link is not None and i == 0) else \
@@ -171,8 +387,28 @@ def build(scenario, *, file=None, checkpoint_root="checkpoints"):
                 raise ScenarioError("snr.definition", f"'ebno' needs information bits per "
                                     f"channel use, which {system.label!r} does not define; "
                                     "use 'esno'")
+            system.check(key=key)
+            _check_plot_keys(scenario.plot, system)
             systems.append(system)
     except ScenarioError as err:
-        err.file = file
+        err.file = str(file) if file is not None else err.file
         raise
     return channel, receiver, systems
+
+
+def _check_plot_keys(plot, system):
+    """``plot.x`` / ``plot.series`` must name a fact of every system (checked before simulating)."""
+    facts = {"label": system.label, **system.describe()}
+    for key, path in (("plot.x", plot.x), ("plot.series", plot.series)):
+        if path is None or path.split(".")[0] in system.later_facts:
+            continue
+        value = facts
+        for part in path.split("."):
+            if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            elif isinstance(value, dict) and part in value:
+                value = value[part]
+            else:
+                raise ScenarioError(key, f"system {system.label!r} has no fact {path!r}"
+                                         f"{registry.suggest(path, facts)}; available: "
+                                         f"{', '.join(facts)}")

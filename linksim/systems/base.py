@@ -28,6 +28,9 @@ class System:
     """
 
     metrics: tuple[Metric, ...] = ()
+    #: Top-level keys :meth:`describe` adds only once prepared (a model built): ``plot.x``
+    #: may name them although the scenario check cannot see them yet.
+    later_facts: tuple[str, ...] = ()
 
     def __init__(self, *, label):
         self.label = label
@@ -40,6 +43,11 @@ class System:
     def describe(self):
         """Facts recorded in run.json and the results table (channel uses per sample, ...)."""
         return {}
+
+    def check(self, *, key):
+        """Input checks that need more than the keys (data set sizes, ...); called by
+        :func:`linksim.scenario.build`, so ``validate`` and ``run`` agree. ``key``: the
+        system's key path for :class:`~linksim.errors.ScenarioError`."""
 
     def prepare(self, *, show_progress=True):
         """Called once before the SNR sweep: a learned system trains here if it has no checkpoint."""

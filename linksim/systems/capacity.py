@@ -9,11 +9,12 @@ draws, so it is the realization the conventional systems' frames see. The
 receiver knows ``h`` perfectly and sends no pilots; delivery is error-free
 and needs no length field, so this bounds every real MCS from above.
 """
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field
 
-from ..registry import register
+from ..registry import Spec, register
 from .base import Metric, System, mean_of
 from .conventional import channel_uses_for, fit, source_and_codec
 from .tasks import make_task
@@ -29,9 +30,9 @@ class CapacityBound(System):
     reports their share.
     """
 
-    def __init__(self, *, codec: dict | str, dataset: dict | str | None = None,
-                 channel_uses_per_sample: int | None = None,
-                 bandwidth_ratio: float | None = None,
+    def __init__(self, *, codec: Spec("codec"), dataset: Spec("dataset") | None = None,
+                 channel_uses_per_sample: Annotated[int, Field(ge=1)] | None = None,
+                 bandwidth_ratio: Annotated[float, Field(gt=0, le=1000)] | None = None,
                  accounting: Literal["payload", "with_headers"] = "payload",
                  classifier: bool = True, classifier_train_samples: int = 20000,
                  label: str | None = None, channel=None, stop=None, source=None,

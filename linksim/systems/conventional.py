@@ -21,46 +21,24 @@ with ``failure: mean``, a 24-bit CRC; the codec gets the rest
 an error in them makes the sample undecodable).
 """
 import hashlib
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-import pydantic
 import tensorflow as tf
+from pydantic import Field
 from sionna.phy import config
 
 from .. import registry
 from ..errors import ScenarioError
 from ..phy.link import DigitalLink
-from ..registry import register
+from ..registry import Spec, register
 from .base import Metric, System, mean_of
+from .options import MCSChoice, MCSSpec
 from .tasks import make_task
 
 CRC_BITS = 24
-
-
-class MCSSpec(pydantic.BaseModel):
-    """One modulation and coding scheme: registry specs of a ``code`` and a ``modulation``."""
-    model_config = pydantic.ConfigDict(extra="forbid")
-    code: dict
-    modulation: dict
-
-
-class MCSChoice(pydantic.BaseModel):
-    """A fixed MCS (``code`` + ``modulation``) or a ``table`` with a per-SNR selection rule.
-
-    ``select: bler``: at each SNR, the MCS with the most information bits per
-    sample whose frame error rate, measured on ``calibration_frames`` frames of
-    random bits, is at most ``bler_target`` (the most robust MCS when none is).
-    ``select: metric``: the MCS with the best mean task metric (PSNR, BLEU or
-    WER) on ``calibration_frames`` samples of the data set's *training* split.
-    """
-    model_config = pydantic.ConfigDict(extra="forbid")
-    code: dict | None = None
-    modulation: dict | None = None
-    table: list[MCSSpec] | None = None
-    select: Literal["bler", "metric"] = "bler"
-    bler_target: float = pydantic.Field(0.1, gt=0, lt=1)
-    calibration_frames: int = pydantic.Field(100, ge=1)
+# Channel uses one batch may send: beyond this a batch no longer fits in memory.
+MAX_BATCH_CHANNEL_USES = 50_000_000
 
 
 class MCS:
@@ -151,11 +129,12 @@ def fit(codec, sample, budget_bits, *, accounting):
 
 def load_dataset(spec, source, key):
     """The system's ``dataset`` spec, else the scenario-level ``source``."""
+    where = f"{key}.dataset" if spec is not None else "source"
     spec = spec if spec is not None else source
     if spec is None:
         raise ScenarioError(f"{key}.dataset", "no data set: give 'dataset' here or a "
                             "scenario-level 'source'")
-    return registry.build("dataset", spec, key=f"{key}.dataset"), spec
+    return registry.build("dataset", spec, key=where), spec
 
 
 def source_and_codec(*, dataset, source, codec, channel_uses_per_sample, bandwidth_ratio, key):
@@ -167,7 +146,14 @@ def source_and_codec(*, dataset, source, codec, channel_uses_per_sample, bandwid
         err.key = f"{key}.{err.key}"
         raise
     name = codec if isinstance(codec, str) else codec["name"]
-    return data, spec, registry.build("codec", codec, key=f"{key}.codec"), name
+    built = registry.build("codec", codec, key=f"{key}.codec")
+    if built.modality != data.modality:
+        raise ScenarioError(f"{key}.codec", f"{name!r} encodes {built.modality}, but the data "
+                            f"set {data.name!r} holds {data.modality}; allowed codecs: "
+                            + ", ".join(n for n in registry.names("codec")
+                                        if registry.get("codec", n, key="").factory.modality
+                                        == data.modality))
+    return data, spec, built, name
 
 
 # ------------------------------------------------------------------------------- the system
@@ -202,9 +188,10 @@ class ConventionalSystem(System):
     reports their share.
     """
 
-    def __init__(self, *, codec: dict | str, mcs: MCSChoice, dataset: dict | str | None = None,
-                 channel_uses_per_sample: int | None = None,
-                 bandwidth_ratio: float | None = None,
+    def __init__(self, *, codec: Spec("codec"), mcs: MCSChoice,
+                 dataset: Spec("dataset") | None = None,
+                 channel_uses_per_sample: Annotated[int, Field(ge=1)] | None = None,
+                 bandwidth_ratio: Annotated[float, Field(gt=0, le=1000)] | None = None,
                  failure: Literal["corrupt", "mean"] = "corrupt",
                  accounting: Literal["payload", "with_headers"] = "payload",
                  classifier: bool = True, classifier_train_samples: int = 20000,
@@ -215,16 +202,14 @@ class ConventionalSystem(System):
             channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
             key=key)
         mcs = MCSChoice.model_validate(mcs)
-        if (mcs.table is None) == (mcs.code is None or mcs.modulation is None):
-            raise ScenarioError(f"{key}.mcs", "give either 'code' and 'modulation' (a fixed "
-                                "MCS) or a 'table' of them")
         specs = mcs.table or [MCSSpec(code=mcs.code, modulation=mcs.modulation)]
         self.mcs_table = [
-            MCS(code=registry.build("code", s.code, key=f"{key}.mcs.table[{i}].code"),
-                modulation=registry.build("modulation", s.modulation,
-                                          key=f"{key}.mcs.table[{i}].modulation"),
+            MCS(code=registry.build("code", s.code, key=f"{where}.code"),
+                modulation=registry.build("modulation", s.modulation, key=f"{where}.modulation"),
                 channel=channel, receiver=receiver, xla=xla)
-            for i, s in enumerate(specs)]
+            for where, s in zip(
+                [f"{key}.mcs.table[{i}]" for i in range(len(specs))] if mcs.table
+                else [f"{key}.mcs"], specs)]
         self.select = mcs.select if mcs.table else "fixed"
         self.bler_target = mcs.bler_target
         self.calibration_frames = mcs.calibration_frames
@@ -233,6 +218,12 @@ class ConventionalSystem(System):
         self.failure = failure
         self.accounting = accounting
         self.batch_size = stop.batch_size
+        uses = self.channel_uses(self.dataset.x[0])
+        if uses * self.batch_size > MAX_BATCH_CHANNEL_USES:
+            resource = "channel_uses_per_sample" if channel_uses_per_sample else "bandwidth_ratio"
+            raise ScenarioError(f"{key}.{resource}", f"{uses} channel uses per sample x "
+                                f"stop.batch_size {self.batch_size} exceed "
+                                f"{MAX_BATCH_CHANNEL_USES} per batch; lower one of them")
         self.seed = seed
         self.dataset_spec = spec
         self.task = make_task(self.dataset, dataset_spec=spec, classifier=classifier,

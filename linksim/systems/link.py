@@ -1,14 +1,21 @@
 """Bit-level link: random bits through FEC, mapping, channel and receiver; BER and BLER."""
 
+from typing import Annotated
+
 import numpy as np
 import tensorflow as tf
+from pydantic import Field
 from sionna.phy.mapping import BinarySource
 
 from .. import registry
+from ..errors import ScenarioError
 from ..phy import theory
 from ..phy.link import DigitalLink
-from ..registry import register
+from ..registry import Spec, register
 from .base import Metric, System
+
+# Code bits one batch may carry: beyond this a batch no longer fits in memory.
+MAX_BATCH_BITS = 50_000_000
 
 
 @register("system", "link")
@@ -20,13 +27,18 @@ class LinkSystem(System):
         Metric("ber", "BER", log=True, ci=("ber_ci_low", "ber_ci_high")),
     )
 
-    def __init__(self, *, code: dict, modulation: dict, codewords_per_frame: int = 1,
+    def __init__(self, *, code: Spec("code"), modulation: Spec("modulation"),
+                 codewords_per_frame: Annotated[int, Field(ge=1, le=100_000)] = 1,
                  xla: bool = True, label: str | None = None, channel=None, receiver=None,
                  stop=None, key="link"):
         self.code = registry.build("code", code, key=f"{key}.code")
         self.modulation = registry.build("modulation", modulation, key=f"{key}.modulation")
-        if codewords_per_frame < 1:
-            raise ValueError(f"codewords_per_frame must be >= 1, got {codewords_per_frame}")
+        bits = stop.batch_size * codewords_per_frame * self.code.n
+        if bits > MAX_BATCH_BITS:
+            raise ScenarioError(f"{key}.codewords_per_frame", f"stop.batch_size "
+                                f"{stop.batch_size} x codewords_per_frame {codewords_per_frame} "
+                                f"x n {self.code.n} = {bits} code bits per batch exceed "
+                                f"{MAX_BATCH_BITS}; lower one of them")
         super().__init__(label=label or f"{self.code.description}, {self.modulation.description}")
         self.link = DigitalLink(code=self.code, modulation=self.modulation,
                                 channel=channel, receiver=receiver)

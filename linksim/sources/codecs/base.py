@@ -46,6 +46,8 @@ class Codec:
     is given.
     """
 
+    #: The data set modality it encodes: ``"image"``, ``"text"`` or ``"speech"``.
+    modality = "image"
     #: Allowed quality values, ordered from lowest to highest rate.
     qualities: Sequence[int] = (0,)
     #: Whether the payload starts with one byte carrying the quality.

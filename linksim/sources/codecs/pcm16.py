@@ -28,6 +28,8 @@ class PCM(Codec):
         offset binary (WAV 8-bit), reconstructed at the middle of its step.
     """
 
+    modality = "speech"
+
     def __init__(self, *, bits: Literal[8, 16] = 16):
         self.bits = bits
 

@@ -33,6 +33,7 @@ class UTF8(Codec):
         General-purpose compressor applied to the UTF-8 bytes.
     """
 
+    modality = "text"
     needs_shape = False
 
     def __init__(self, *, compressor: Literal["none", "zlib", "lzma", "bz2"] = "none"):

@@ -37,19 +37,19 @@ Subclass contract
 
 YAML keys shared by every learned system: ``dataset``, ``test_samples``,
 ``test_offset``, ``transmission`` (``analog`` | ``quantized`` | ``digital`` or a
-mapping, see :class:`Transmission`), ``training`` (see :class:`Training`; a
-scenario-level ``train:`` mapping gives defaults), ``label``.
+mapping, see :class:`~linksim.systems.options.Transmission`), ``training`` (see
+:class:`~linksim.systems.options.Training`; a scenario-level ``train:`` mapping
+gives defaults), ``label``. Subclasses annotate them with
+:data:`~linksim.systems.options.TransmissionOption` and ``TrainingOption`` so that
+the scenario check sees their keys.
 """
 import hashlib
 import json
 import pathlib
 import re
 import shutil
-from typing import Literal
-
 import keras
 import numpy as np
-import pydantic
 import tensorflow as tf
 from sionna.phy import config
 
@@ -57,57 +57,12 @@ from ... import registry
 from ...errors import ScenarioError, UserError
 from ...sim import train as train_lib
 from ..base import System
+from ..options import Training, Transmission
 from .layers import AirInterface, channel_config, receiver_config
-
-_STRICT = pydantic.ConfigDict(extra="forbid")
-
-
-class Transmission(pydantic.BaseModel):
-    """How features go on the air (``transmission:`` in YAML; a bare mode name also works).
-
-    ``bits``: per-element quantizer bits (``quantized``). ``codebook_size`` (a power
-    of two), ``codeword_dim``, ``commitment``: the VQ codebook (``digital``);
-    ``code`` (a registry code spec, None = uncoded) and ``modulation`` (a
-    registry modulation spec, default 16-QAM) carry the index bits.
-    """
-    model_config = _STRICT
-    mode: Literal["analog", "quantized", "digital"] = "analog"
-    bits: int = pydantic.Field(8, ge=1, le=16)
-    codebook_size: int = pydantic.Field(256, ge=2)
-    codeword_dim: int = pydantic.Field(2, ge=1)
-    commitment: float = pydantic.Field(0.25, ge=0)
-    code: dict | None = None
-    modulation: dict = {"name": "qam", "bits_per_symbol": 4}
-
-
-class Training(pydantic.BaseModel):
-    """Training settings (``training:`` in a system, defaults from the scenario's ``train:``).
-
-    ``snr_db``: training Es/N0 in dB, fixed or ``[lo, hi]`` drawn uniformly per
-    sample (``snr_draw: sample``) or per batch. ``train_samples``: first N of the
-    train split (None = all). ``validation_split``: tail fraction of those held
-    out for the per-epoch validation columns of history.csv.
-    """
-    model_config = _STRICT
-    epochs: int = pydantic.Field(10, ge=1)
-    batch_size: int = pydantic.Field(64, ge=1)
-    learning_rate: float = pydantic.Field(1e-3, gt=0)
-    snr_db: float | tuple[float, float] = 10.0
-    snr_draw: Literal["sample", "batch"] = "sample"
-    train_samples: int | None = pydantic.Field(None, ge=1)
-    validation_split: float = pydantic.Field(0.1, ge=0, lt=1)
-
 
 def slug(label):
     """A label as a directory name: lower case, runs of other characters -> '_'."""
     return re.sub(r"[^a-z0-9.+-]+", "_", label.lower()).strip("_") or "system"
-
-
-def _validated(model, data, key):
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as err:
-        raise registry.format_validation_error(err, key, model) from None
 
 
 def _slice(targets, start, stop):
@@ -118,6 +73,9 @@ def _slice(targets, start, stop):
 
 class LearnedSystem(System):
     """Base of every Keras-trained system (see the module docstring for the contract).
+
+    Checkpoints go to ``<checkpoint_dir>/<label slug>/`` (``checkpoint_dir``: the
+    results directory's ``checkpoints``, see :func:`linksim.scenario.build`).
 
     Parameters
     ----------
@@ -153,9 +111,15 @@ class LearnedSystem(System):
             raise ValueError("test_samples must be >= 1 and test_offset >= 0")
         if isinstance(transmission, str):
             transmission = {"mode": transmission}
-        self.transmission = _validated(Transmission, transmission, f"{key}.transmission")
-        self.training = _validated(Training, {**(train or {}), **(training or {})},
-                                   f"{key}.training")
+        self.transmission = registry.validated(Transmission, transmission, f"{key}.transmission")
+        if self.transmission.mode == "digital":
+            # Built here only to check them (k <= n, ...); the air interface builds its own.
+            if self.transmission.code is not None:
+                registry.build("code", self.transmission.code, key=f"{key}.transmission.code")
+            registry.build("modulation", self.transmission.modulation,
+                           key=f"{key}.transmission.modulation")
+        self.training = registry.validated(Training, {**(train or {}), **(training or {})},
+                                           f"{key}.training")
         self.settings = settings
         self.dataset_spec = dataset
         self.test_samples = test_samples
@@ -171,6 +135,12 @@ class LearnedSystem(System):
         self._infer = None
 
     # ----------------------------------------------------------- subclass hooks
+
+    # Facts of the built model (base, air interface and subclasses), for ``plot.x``.
+    later_facts = ("test_data", "parameters", "transmission", "channel_uses_per_sample",
+                   "quantization_bits", "codebook_size", "codeword_dim", "digital_link",
+                   "latent_channels", "bandwidth_ratio_requested", "bandwidth_ratio_actual",
+                   "transmissions_per_sample")
 
     def build_model(self):
         raise NotImplementedError
@@ -213,12 +183,16 @@ class LearnedSystem(System):
                                 "equal-size images; learned systems here need one")
         return dataset
 
+    def check(self, *, key):
+        self._test_data()
+
     def _test_data(self):
         if self._data is None:
             dataset = self.load_dataset("test")
             if len(dataset.x) <= self.test_offset:
                 raise ScenarioError(f"{self.key}.test_offset", f"{self.test_offset} skips the "
-                                    f"whole test split ({len(dataset.x)} samples)")
+                                    f"whole test split ({len(dataset.x)} samples); allowed: "
+                                    f"0..{len(dataset.x) - 1}")
             end = self.test_offset + self.test_samples
             self._data = (dataset, dataset.x[self.test_offset:end],
                           _slice(self.evaluation_targets(dataset), self.test_offset, end))

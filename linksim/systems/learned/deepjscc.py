@@ -18,9 +18,10 @@ import numpy as np
 
 from ... import metrics as task_metrics
 from ...errors import ScenarioError
-from ...registry import register
+from ...registry import Spec, register
 from ..base import Metric
 from ..tasks import ImageTask
+from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem
 from .layers import PACKAGE
 
@@ -108,10 +109,12 @@ class DeepJSCC(LearnedSystem):
 
     metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"), Metric("ssim", "SSIM"))
 
-    def __init__(self, *, dataset: dict, bandwidth_ratio: float = 1 / 6, filters: int = 32,
+    def __init__(self, *, dataset: Spec("dataset"), bandwidth_ratio: float = 1 / 6,
+                 filters: int = 32,
                  classifier: bool = False, classifier_train_samples: int = 20000,
                  test_samples: int = 1000, test_offset: int = 0,
-                 transmission: str | dict = "analog", training: dict | None = None,
+                 transmission: TransmissionOption = "analog",
+                 training: TrainingOption | None = None,
                  label: str | None = None, channel=None, receiver=None, stop=None, train=None,
                  seed=1, checkpoint_dir="checkpoints", key="system"):
         if not 0 < bandwidth_ratio <= 1:

@@ -37,9 +37,10 @@ import tensorflow as tf
 from ... import metrics as task_metrics
 from ...errors import ScenarioError, UserError
 from ...phy import theory
-from ...registry import register
+from ...registry import Spec, register
 from ...sim import train as train_lib
 from ..base import Metric
+from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem, slug
 from .layers import PACKAGE, ChannelLayer, complex_to_real, real_to_complex
 
@@ -703,12 +704,14 @@ class _MijsccSystem(LearnedSystem):
 class Mijscc(_MijsccSystem):
     """MIJSCC: one representation for image reconstruction and classification (PSNR, accuracy)."""
 
-    def __init__(self, *, dataset: dict, image_shape: tuple[int, int, int] = (32, 32, 3),
+    def __init__(self, *, dataset: Spec("dataset"),
+                 image_shape: tuple[int, int, int] = (32, 32, 3),
                  num_symbols: int = 256, width: float = 1.0, mi_weight: float = 0.01,
                  global_weight: float = 0.01, local_weight: float = 1.0,
                  classifier_units: tuple[int, ...] = (256, 128), classifier_epochs: int = 10,
                  test_samples: int = 1000, test_offset: int = 0,
-                 transmission: str | dict = "analog", training: dict | None = None,
+                 transmission: TransmissionOption = "analog",
+                 training: TrainingOption | None = None,
                  label: str | None = None, channel=None, receiver=None, stop=None, train=None,
                  seed=1, checkpoint_dir="checkpoints", key="system"):
         super().__init__(
@@ -729,15 +732,15 @@ class AdaptiveMijscc(_MijsccSystem):
                Metric("fraction_sent", "fraction of symbols sent"),
                Metric("channel_uses", "channel uses per sample (sent)"))
 
-    def __init__(self, *, dataset: dict, pretrained: str, threshold: float = 0.6,
+    def __init__(self, *, dataset: Spec("dataset"), pretrained: str, threshold: float = 0.6,
                  attention: bool = True, noise_units: tuple[int, ...] = (64, 64, 64),
                  attention_units: int = 256, image_shape: tuple[int, int, int] = (32, 32, 3),
                  num_symbols: int = 256, width: float = 1.0, mi_weight: float = 0.01,
                  global_weight: float = 0.01, local_weight: float = 1.0,
                  classifier_units: tuple[int, ...] = (256, 128), classifier_epochs: int = 10,
                  test_samples: int = 1000, test_offset: int = 0,
-                 transmission: str | dict = "quantized",
-                 training: dict | None = None, label: str | None = None, channel=None,
+                 transmission: TransmissionOption = "quantized",
+                 training: TrainingOption | None = None, label: str | None = None, channel=None,
                  receiver=None, stop=None, train=None, seed=1, checkpoint_dir="checkpoints",
                  key="system"):
         if threshold <= 0:

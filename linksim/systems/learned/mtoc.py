@@ -38,8 +38,9 @@ import keras
 import numpy as np
 
 from ...phy import theory
-from ...registry import register
+from ...registry import Spec, register
 from ..base import Metric
+from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem
 from .layers import PACKAGE
 
@@ -256,13 +257,13 @@ class _TaskOriented(LearnedSystem):
 class MTOC(_TaskOriented):
     """MTOC (004): common encoder broadcast to n receivers, one binary-task decoder each."""
 
-    def __init__(self, *, dataset: dict, n_c: int = 20, num_receivers: int = 2,
+    def __init__(self, *, dataset: Spec("dataset"), n_c: int = 20, num_receivers: int = 2,
                  tasks: str | list[list[int]] = "rotating", weights: list[float] | None = None,
                  snr_offsets_db: list[float] | None = None,
                  receiver_snr_db: list[float | None] | None = None,
                  architecture: Architecture = "auto", test_samples: int = 2000,
-                 test_offset: int = 0, transmission: str | dict = "analog",
-                 training: dict | None = None, label: str | None = None, channel=None,
+                 test_offset: int = 0, transmission: TransmissionOption = "analog",
+                 training: TrainingOption | None = None, label: str | None = None, channel=None,
                  receiver=None, stop=None, train=None, seed=1, checkpoint_dir="checkpoints",
                  key="system"):
         super().__init__(
@@ -280,13 +281,13 @@ class STOC(_TaskOriented):
 
     shared_encoder = False
 
-    def __init__(self, *, dataset: dict, n_c: int = 20, num_receivers: int = 2,
+    def __init__(self, *, dataset: Spec("dataset"), n_c: int = 20, num_receivers: int = 2,
                  tasks: str | list[list[int]] = "rotating",
                  snr_offsets_db: list[float] | None = None,
                  receiver_snr_db: list[float | None] | None = None,
                  architecture: Architecture = "auto", test_samples: int = 2000,
-                 test_offset: int = 0, transmission: str | dict = "analog",
-                 training: dict | None = None, label: str | None = None, channel=None,
+                 test_offset: int = 0, transmission: TransmissionOption = "analog",
+                 training: TrainingOption | None = None, label: str | None = None, channel=None,
                  receiver=None, stop=None, train=None, seed=1, checkpoint_dir="checkpoints",
                  key="system"):
         # Separate encoders share nothing, so summing the n losses trains n independent pairs.

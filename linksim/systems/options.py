@@ -1,0 +1,94 @@
+"""Option models of systems that are mappings of their own (``mcs``, ``transmission``, ``training``).
+
+Kept apart from the systems, and free of TensorFlow, so that the registry can
+check a scenario's nested keys before TensorFlow is imported (see
+:mod:`linksim.registry`).
+"""
+from typing import Literal
+
+import pydantic
+
+from ..registry import Checked, Spec
+
+_STRICT = pydantic.ConfigDict(extra="forbid")
+
+
+class MCSSpec(pydantic.BaseModel):
+    """One modulation and coding scheme: registry specs of a ``code`` and a ``modulation``."""
+    model_config = _STRICT
+    code: Spec("code")
+    modulation: Spec("modulation")
+
+
+class MCSChoice(pydantic.BaseModel):
+    """A fixed MCS (``code`` + ``modulation``) or a ``table`` with a per-SNR selection rule.
+
+    ``select: bler``: at each SNR, the MCS with the most information bits per
+    sample whose frame error rate, measured on ``calibration_frames`` frames of
+    random bits, is at most ``bler_target`` (the most robust MCS when none is).
+    ``select: metric``: the MCS with the best mean task metric (PSNR, BLEU or
+    WER) on ``calibration_frames`` samples of the data set's *training* split.
+    """
+    model_config = _STRICT
+    code: Spec("code") | None = None
+    modulation: Spec("modulation") | None = None
+    table: list[MCSSpec] | None = pydantic.Field(None, min_length=1, max_length=64)
+    select: Literal["bler", "metric"] = "bler"
+    bler_target: float = pydantic.Field(0.1, gt=0, lt=1)
+    calibration_frames: int = pydantic.Field(100, ge=1, le=100_000)
+
+    @pydantic.model_validator(mode="after")
+    def _fixed_or_table(self):
+        fixed = self.code is not None or self.modulation is not None
+        if (self.table is None) == (self.code is None or self.modulation is None) or \
+                (self.table is not None and fixed):
+            raise ValueError("give either 'code' and 'modulation' (a fixed MCS) or a 'table' "
+                             "of them, not both")
+        return self
+
+
+class Training(pydantic.BaseModel):
+    """Training settings (``training:`` in a system, defaults from the scenario's ``train:``).
+
+    ``snr_db``: training Es/N0 in dB, fixed or ``[lo, hi]`` drawn uniformly per
+    sample (``snr_draw: sample``) or per batch. ``train_samples``: first N of the
+    train split (None = all). ``validation_split``: tail fraction of those held
+    out for the per-epoch validation columns of history.csv.
+    """
+    model_config = _STRICT
+    epochs: int = pydantic.Field(10, ge=1, le=100_000)
+    batch_size: int = pydantic.Field(64, ge=1, le=1_000_000)
+    learning_rate: float = pydantic.Field(1e-3, gt=0, le=1e3, allow_inf_nan=False)
+    snr_db: (pydantic.confloat(ge=-100, le=100, allow_inf_nan=False)
+             | tuple[pydantic.confloat(ge=-100, le=100, allow_inf_nan=False),
+                     pydantic.confloat(ge=-100, le=100, allow_inf_nan=False)]) = 10.0
+    snr_draw: Literal["sample", "batch"] = "sample"
+    train_samples: int | None = pydantic.Field(None, ge=1, le=100_000_000)
+    validation_split: float = pydantic.Field(0.1, ge=0, lt=1)
+
+
+class Transmission(pydantic.BaseModel):
+    """How features go on the air (``transmission:`` in YAML; a bare mode name also works).
+
+    ``bits``: per-element quantizer bits (``quantized``). ``codebook_size`` (a power
+    of two), ``codeword_dim``, ``commitment``: the VQ codebook (``digital``);
+    ``code`` (a registry code spec, None = uncoded) and ``modulation`` (a
+    registry modulation spec, default 16-QAM) carry the index bits.
+    """
+    model_config = _STRICT
+    mode: Literal["analog", "quantized", "digital"] = "analog"
+    bits: int = pydantic.Field(8, ge=1, le=16)
+    codebook_size: int = pydantic.Field(256, ge=2, le=2 ** 16)
+    codeword_dim: int = pydantic.Field(2, ge=1, le=4096)
+    commitment: float = pydantic.Field(0.25, ge=0, le=1e3)
+    code: Spec("code") | None = None
+    modulation: Spec("modulation") = {"name": "qam", "bits_per_symbol": 4}
+
+
+def _mode_name(value):
+    return {"mode": value} if isinstance(value, str) else value
+
+
+# The annotations learned systems give their ``transmission`` and ``training`` keys.
+TransmissionOption = Checked(Transmission, coerce=_mode_name)
+TrainingOption = Checked(Training)
