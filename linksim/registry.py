@@ -222,7 +222,7 @@ class Entry:
         return pydantic.create_model(
             f"{self.kind}_{self.name}",
             __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True,
-                                           validate_default=True),
+                                           validate_default=True, allow_inf_nan=False),
             **fields)
 
     @property
@@ -327,8 +327,13 @@ def _join(path, part):
 
 
 def format_validation_error(err, key, model=None):
-    """First pydantic error as one line: ``key.path: problem; allowed ...``."""
-    first = err.errors()[0]
+    """One pydantic error as one line: ``key.path: problem; allowed ...``.
+
+    An unknown key is reported before anything else: a misspelt key also makes the
+    key it was meant to be "missing", and the misspelling is what the user must fix.
+    """
+    errors = err.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     path = key
     for part in first["loc"]:
         path = _join(path, part)

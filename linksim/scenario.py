@@ -198,7 +198,7 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent, index):
         part = index.value if isinstance(index, yaml.ScalarNode) else index
-        self.path.append(part if isinstance(part, int) else registry.short(part))
+        self.path.append(part if isinstance(part, (int, type(None))) else str(part)[:40])
         if len(self.path) > MAX_DEPTH:
             raise ScenarioError(_key(self.path[1:]), f"nested deeper than {MAX_DEPTH} levels")
         try:
@@ -246,7 +246,7 @@ def _check_nodes(loader, root):
         if isinstance(node, yaml.MappingNode):
             seen = set()
             for key_node, value_node in node.value:
-                part = registry.short(key_node.value) if isinstance(key_node, yaml.ScalarNode) \
+                part = str(key_node.value)[:40] if isinstance(key_node, yaml.ScalarNode) \
                     else "?"
                 if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE:
                     if (key_node.tag, key_node.value) in seen:
@@ -296,8 +296,9 @@ def _read_yaml(path):
                         "UTF-8 YAML") from None
     except OSError as err:
         raise UserError(f"{path}: cannot be read: {err.strerror}") from None
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         root = loader.get_single_node()
         if root is None:
             raise UserError(f"{path}: empty file; a scenario is a YAML mapping of keys")
@@ -309,7 +310,8 @@ def _read_yaml(path):
         problem = (getattr(err, "problem", None) or str(err).splitlines()[0]).replace("\n", " ")
         raise UserError(f"{path}: {where}invalid YAML: {problem}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load(path, *, seed=None, snr_db=None, out=None):

@@ -10,7 +10,7 @@ import pydantic
 
 from ..registry import Checked, Spec
 
-_STRICT = pydantic.ConfigDict(extra="forbid")
+_STRICT = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class MCSSpec(pydantic.BaseModel):
