@@ -24,8 +24,10 @@ import dataclasses
 import difflib
 import functools
 import importlib
+import inspect
 import pathlib
 import reprlib
+import textwrap
 import typing
 from typing import Annotated, Any
 
@@ -137,8 +139,10 @@ class _Namespace(dict):
 @functools.cache
 def _resolve(module_name, name):
     if not module_name.startswith("linksim.") and module_name != "linksim":
-        module = importlib.import_module(module_name)
-        return getattr(module, name)
+        module = importlib.import_module(module_name)  # typing, pydantic, a test module
+        if hasattr(module, name):
+            return getattr(module, name)
+        return _builtin(module_name, name)
     module = _module(module_name)
     if name in module.values:
         return _evaluate(module_name, module.values[name])
@@ -151,10 +155,12 @@ def _resolve(module_name, name):
         return _resolve(source, attribute)
     if name in module.defined:
         return getattr(importlib.import_module(module_name), name)
+    return _builtin(module_name, name)
+
+
+def _builtin(module_name, name):
     if name in _Namespace._BUILTINS:
         return _Namespace._BUILTINS[name]
-    if name == "None":
-        return None
     raise NameError(f"{module_name}: name {name!r} of a factory signature is not defined")
 
 
@@ -231,6 +237,19 @@ class Entry:
         return _LOADED[self.kind, self.name]
 
 
+def entry_of(kind, name, factory):
+    """An :class:`Entry` for a factory defined outside the package (tests, notebooks).
+
+    Its source is read like the package's; tests add it for their own duration with
+    ``monkeypatch.setitem(registry.known(kind), name, entry)``.
+    """
+    node = ast.parse(textwrap.dedent(inspect.getsource(factory))).body[0]
+    _LOADED[kind, name] = factory
+    doc = (ast.get_docstring(node) or "").strip()
+    return Entry(kind, name, factory.__module__, factory.__qualname__,
+                 doc.splitlines()[0] if doc else "", node)
+
+
 def _decorator(node):
     """(kind, name) of a ``@register("kind", "name")`` decorator, else None."""
     if not (isinstance(node, ast.Call) and len(node.args) == 2 and not node.keywords):
@@ -265,6 +284,11 @@ def _discover():
                 found[kind][name] = Entry(kind, name, module, node.name,
                                           doc.splitlines()[0] if doc else "", node)
     return found
+
+
+def known(kind):
+    """The mutable name -> :class:`Entry` mapping of ``kind``."""
+    return _discover()[kind]
 
 
 def names(kind):

@@ -6,7 +6,7 @@ import pytest
 from skimage import data
 from skimage.transform import resize
 
-from linksim.registry import Entry
+from linksim import registry
 from linksim.sources.codecs.h264 import H264
 from linksim.sources.codecs.h265 import H265
 from linksim.sources.codecs.hevc_intra import HEVCIntra
@@ -44,7 +44,8 @@ def _corruptions(payload, rng):
 def test_constructor_is_a_yaml_schema(codec_class):
     params = list(inspect.signature(codec_class).parameters.values())
     assert all(p.kind == p.KEYWORD_ONLY and p.annotation is not p.empty for p in params)
-    model = Entry("codec", "x", codec_class).options_model()
+    entry = next(e for e in registry.entries("codec") if e.factory is codec_class)
+    model = entry.options_model()
     assert set(model.model_fields) == {p.name for p in params}
 
 

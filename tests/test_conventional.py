@@ -24,9 +24,8 @@ def _clips(*, split: str = "test", limit: int | None = None):
 @pytest.fixture(autouse=True)
 def _test_clips(monkeypatch):
     # Registered for this module's tests only, so `linksim list` elsewhere never shows it.
-    registry.load_all()
-    monkeypatch.setitem(registry._ENTRIES["dataset"], "test_clips",
-                        registry.Entry("dataset", "test_clips", _clips))
+    monkeypatch.setitem(registry.known("dataset"), "test_clips",
+                        registry.entry_of("dataset", "test_clips", _clips))
 
 
 def _system(cls=ConventionalSystem, *, dataset, codec, **keys):
