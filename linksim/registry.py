@@ -358,8 +358,9 @@ def format_validation_error(err, key, model=None):
     """
     errors = err.errors()
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = [part for part in first["loc"] if not _union_tag(part)]
     path = key
-    for part in first["loc"]:
+    for part in loc:
         path = _join(path, part)
     if first["type"] == "linksim_nested":
         # A nested spec (a code inside a link system, ...) was checked on its own.
@@ -368,15 +369,24 @@ def format_validation_error(err, key, model=None):
             path = f"{path}{inner}" if inner.startswith("[") else _join(path, inner)
         return ScenarioError(path, first["ctx"]["message"])
     if first["type"] == "extra_forbidden":
-        owner = _model_at(model, first["loc"][:-1])
+        owner = _model_at(model, loc[:-1])
         allowed = list(owner.model_fields) if owner is not None else []
-        bad = first["loc"][-1]
+        bad = loc[-1]
         return ScenarioError(path, f"unknown key{suggest(bad, allowed)}; allowed keys: "
                                    f"{', '.join(allowed) or 'none'}")
     if first["type"] == "missing":
         return ScenarioError(path, "required key is missing")
-    message = first["msg"].replace("\n", " ")
+    message = first["msg"].replace("\n", " ").removeprefix("Value error, ")
     return ScenarioError(path, f"{short(first['input'])} is not valid: {message}")
+
+
+# pydantic names the member of a union that failed ('constrained-float', 'str',
+# 'tuple[float, float]'); keys never look like that.
+_TYPE_NAMES = {"str", "int", "float", "bool", "dict", "list", "tuple", "none"}
+
+
+def _union_tag(part):
+    return isinstance(part, str) and (not part.isidentifier() or part in _TYPE_NAMES)
 
 
 def nested_error(error):
@@ -400,6 +410,11 @@ def _as_spec(spec, kind, key):
         raise ScenarioError(key, f"expected a {kind} name or a mapping with a 'name' key, got "
                                  f"{short(spec)}")
     if "name" not in spec:
+        misspelt = difflib.get_close_matches("name", [str(k) for k in spec], n=1)
+        if misspelt:
+            raise ScenarioError(_join(key, misspelt[0]), f"unknown key (did you mean 'name'?); "
+                                                         f"'name' is one of "
+                                                         f"{', '.join(names(kind))}")
         raise ScenarioError(_join(key, "name"), f"required key is missing; allowed: "
                                                 f"{', '.join(names(kind))}")
     return spec

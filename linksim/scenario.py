@@ -178,7 +178,7 @@ class Scenario(pydantic.BaseModel):
 
     @property
     def results_dir(self):
-        """Where results (and the checkpoints of learned systems) go: ``--out`` or ``results/<name>``."""
+        """Where results and learned systems' checkpoints go: ``--out`` or ``results/<name>``."""
         return self._results_dir or pathlib.Path("results") / self.name
 
     def content_hash(self):

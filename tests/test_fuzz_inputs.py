@@ -1,4 +1,4 @@
-"""Hundreds of broken scenarios and CLI overrides: each is one ``error:`` line, exit 2, nothing written.
+"""Hundreds of broken scenarios and CLI overrides: one ``error:`` line, exit 2, nothing written.
 
 Every case is run in-process (click's CliRunner) from a temporary working
 directory, through ``validate`` and ``run --out``; the working directory (where
@@ -178,7 +178,8 @@ def _cases():
                   "x" * 70, "a/b/c/d/e", "C:\\x", ["list"], 5):
         add(f"name-{str(value)[:10]}", dump(with_change(LINK, "name", value)), "name")
     # Misspelt keys at every level, each with a few random typos.
-    for path, base in (("seed", LINK), ("stop.batch_size", LINK), ("stop.early_stop", with_change(LINK, "stop.early_stop", False)),
+    for path, base in (("seed", LINK), ("stop.batch_size", LINK),
+                       ("stop.early_stop", with_change(LINK, "stop.early_stop", False)),
                        ("snr.definition", LINK), ("link.code.k", LINK),
                        ("link.modulation.bits_per_symbol",
                         with_change(LINK, "link.modulation.bits_per_symbol", 4)),
@@ -389,7 +390,6 @@ def test_results_and_checkpoints_stay_in_out(tmp_path, monkeypatch):
     assert default.results_dir == pathlib.Path("results/a/b")
     out = scenario_lib.load(path, out=tmp_path / "o")
     assert out.results_dir == tmp_path / "o"
-    from linksim.systems.learned.base import LearnedSystem  # noqa: F401 (TF)
     _, _, systems = scenario_lib.build(out, file=path)
     assert systems[0].directory.parent == tmp_path / "o" / "checkpoints"
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "o").exists()

@@ -1,4 +1,4 @@
-"""Option models of systems that are mappings of their own (``mcs``, ``transmission``, ``training``).
+"""Option models of system keys that are mappings (``mcs``, ``transmission``, ``training``).
 
 Kept apart from the systems, and free of TensorFlow, so that the registry can
 check a scenario's nested keys before TensorFlow is imported (see
