@@ -390,7 +390,13 @@ def build(scenario, *, file=None, checkpoint_root=None):
                                     f"channel use, which {system.label!r} does not define; "
                                     "use 'esno'")
             system.check(key=key)
-            _check_plot_keys(scenario.plot, system)
+            try:
+                # The facts run.json records; computing them sizes the frame, which
+                # fails where pilots leave no room for data.
+                facts = {"label": system.label, **system.describe()}
+            except ValueError as err:
+                raise ScenarioError(key, str(err).replace("\n", " ")) from None
+            _check_plot_keys(scenario.plot, facts, system.later_facts)
             systems.append(system)
     except ScenarioError as err:
         err.file = str(file) if file is not None else err.file
@@ -398,11 +404,10 @@ def build(scenario, *, file=None, checkpoint_root=None):
     return channel, receiver, systems
 
 
-def _check_plot_keys(plot, system):
+def _check_plot_keys(plot, facts, later_facts):
     """``plot.x`` / ``plot.series`` must name a fact of every system (checked before simulating)."""
-    facts = {"label": system.label, **system.describe()}
     for key, path in (("plot.x", plot.x), ("plot.series", plot.series)):
-        if path is None or path.split(".")[0] in system.later_facts:
+        if path is None or path.split(".")[0] in later_facts:
             continue
         value = facts
         for part in path.split("."):
@@ -411,6 +416,6 @@ def _check_plot_keys(plot, system):
             elif isinstance(value, dict) and part in value:
                 value = value[part]
             else:
-                raise ScenarioError(key, f"system {system.label!r} has no fact {path!r}"
+                raise ScenarioError(key, f"system {facts['label']!r} has no fact {path!r}"
                                          f"{registry.suggest(path, facts)}; available: "
                                          f"{', '.join(facts)}")

@@ -288,6 +288,15 @@ def _cases():
         "systems[1].label", needs_build=True)
     add("learned-dataset-limit", dump(with_change(LEARNED, "systems.0.dataset.limit", 3)),
         "systems[0].dataset.limit", needs_build=True)
+    add("pilots-fill-fast-fading", dump(with_change(with_change(
+        LINK, "channel", {"name": "rayleigh", "fading": "fast"}), "receiver", {"name": "ls"})),
+        "link", needs_build=True)
+    add("pilots-fill-coherence-block", dump(with_change(with_change(
+        LINK, "channel", {"name": "rayleigh", "coherence_symbols": 4}), "receiver",
+        {"name": "ls", "num_pilots": 4})), "link", needs_build=True)
+    add("turbo-k-beyond-interleaver", dump(with_change(LINK, "link.code",
+                                                       {"name": "turbo", "k": 100000})),
+        "link.code", needs_build=True)
     add("ebno-without-bits", dump(with_change(LEARNED, "snr.definition", "ebno")),
         "snr.definition", needs_build=True)
     return cases
