@@ -1,9 +1,9 @@
 """Hundreds of broken scenarios and CLI overrides: one ``error:`` line, exit 2, nothing written.
 
 Every case is run in-process (click's CliRunner) from a temporary working
-directory, through ``validate`` and ``run --out``; the working directory (where
-``results/<name>`` and any stray ``checkpoints/`` would appear) and ``--out``
-must be untouched afterwards. Most cases fail in the schema pass, before
+directory, through ``run`` (with and without ``--out``), ``validate`` and
+``train --out``; the working directory (where ``results/<name>`` and any stray
+``checkpoints/`` would appear) and ``--out`` must be untouched afterwards. Most cases fail in the schema pass, before
 TensorFlow is imported; a few need the built components (code sizes, data set
 length, codec modality). A handful run the real CLI in a subprocess for the
 exit code, the single stderr line and the time to the error.
@@ -329,7 +329,7 @@ def test_broken_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatc
     commands = [["run", path, "--out", tmp_path / "out", "--quiet", *args],
                 ["run", path, "--quiet", *args]]
     if not args:
-        commands.append(["validate", path])
+        commands += [["validate", path], ["train", path, "--out", tmp_path / "out", "--quiet"]]
     for command in commands:
         start = time.perf_counter()
         result = CliRunner().invoke(main, [str(a) for a in command])
