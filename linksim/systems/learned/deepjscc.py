@@ -19,6 +19,7 @@ import numpy as np
 from ... import metrics as task_metrics
 from ...errors import ScenarioError
 from ...registry import register
+from ...sim import train as train_lib
 from ..base import Metric
 from ..tasks import ImageTask
 from .base import LearnedSystem
@@ -146,7 +147,7 @@ class DeepJSCC(LearnedSystem):
                              air_interface=air)
 
     def compile_model(self, model):
-        model.compile(optimizer=self.optimizer(), loss="mse")
+        model.compile(optimizer=self.optimizer(), loss="mse", metrics=[train_lib.psnr])
 
     def targets(self, dataset):
         return dataset.x
