@@ -32,31 +32,6 @@ DESELECT="not mtoc_learns and not stale and not bad_keys and not deepjscc_is_sco
 TEST_LIMIT_S=150
 MEASURE_LIMIT_S=240
 
-if [ "$DRY_RUN" = 1 ]; then
-    PY="${PYTHON:-python}"
-    TESTS=(tests/test_phy.py)
-    DESELECT="unit_energy or ebno_convention"
-else
-    VENV="${VENV:-/tmp/linksim-gpu-venv}"
-    BASE_PY="${PYTHON:-$(command -v python3.11 || true)}"
-    if [ -z "$BASE_PY" ]; then
-        echo "error: python3.11 not found (linksim needs Python 3.11); set PYTHON=/path/to/python3.11" >&2
-        exit 2
-    fi
-    if [ ! -f "$VENV/.linksim-installed" ]; then
-        start=$(date +%s)
-        "$BASE_PY" -m venv "$VENV" &&
-            "$VENV/bin/python" -m pip install --quiet --upgrade pip &&
-            "$VENV/bin/python" -m pip install --progress-bar off -e '.[gpu,test]' > "$LOGS/pip_install.log" 2>&1
-        rc=$?
-        tail -3 "$LOGS/pip_install.log"
-        if [ "$rc" -ne 0 ]; then echo "error: install failed (log: $LOGS/pip_install.log)" >&2; exit 1; fi
-        echo "installed in $(( $(date +%s) - start )) s"
-        touch "$VENV/.linksim-installed"
-    fi
-    PY="$VENV/bin/python"
-fi
-
 {
     echo "## GPU check ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ "$DRY_RUN" = 1 ] && echo ', DRY RUN: tiny sizes'))"
     echo
@@ -68,12 +43,54 @@ fi
     else
         echo "nvidia-smi: not found"
     fi
+    echo '```'
+} > "$RESULTS"
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi
+
+if [ "$DRY_RUN" = 1 ]; then
+    PY="${PYTHON:-python}"
+    TESTS=(tests/test_phy.py)
+    DESELECT="unit_energy or ebno_convention"
+else
+    VENV="${VENV:-/tmp/linksim-gpu-venv}"
+    BASE_PY="${PYTHON:-$(command -v python3.11 || true)}"
+    if [ -z "$BASE_PY" ] && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+        BASE_PY="$(command -v python3)"
+    fi
+    if [ -z "$BASE_PY" ]; then
+        echo "error: python3.11 not found (linksim needs Python 3.11); set PYTHON=/path/to/python3.11" >&2
+        echo -e "\n**python3.11 not found: nothing installed or measured.**" >> "$RESULTS"
+        exit 2
+    fi
+    if [ ! -f "$VENV/.linksim-installed" ]; then
+        start=$(date +%s)
+        {
+            "$BASE_PY" -m venv "$VENV" &&
+                "$VENV/bin/python" -m pip install --upgrade pip &&
+                "$VENV/bin/python" -m pip install --progress-bar off -e '.[gpu,test]'
+        } > "$LOGS/pip_install.log" 2>&1
+        rc=$?
+        tail -3 "$LOGS/pip_install.log"
+        if [ "$rc" -ne 0 ]; then
+            { echo; echo "**Install failed** (exit $rc):"; echo '```'; tail -5 "$LOGS/pip_install.log"; echo '```'; } >> "$RESULTS"
+            echo "error: install failed (log: $LOGS/pip_install.log)" >&2
+            exit 1
+        fi
+        echo "installed in $(( $(date +%s) - start )) s"
+        echo -e "\nInstall (venv + \`pip install -e '.[gpu,test]'\`): $(( $(date +%s) - start )) s." >> "$RESULTS"
+        touch "$VENV/.linksim-installed"
+    fi
+    PY="$VENV/bin/python"
+fi
+
+{
+    echo
+    echo '```'
     "$PY" -m pip list 2>/dev/null | grep -i -E '^(tensorflow|keras|sionna|nvidia-cudnn|nvidia-cublas)' || true
     echo "pip check: $("$PY" -m pip check 2>&1 | tail -1)"
     echo '```'
-} > "$RESULTS"
+} >> "$RESULTS"
 cat "$RESULTS"
-command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi
 
 echo "== tests (limit ${TEST_LIMIT_S} s)"
 start=$(date +%s)
@@ -82,7 +99,7 @@ timeout "$TEST_LIMIT_S" "$PY" -m pytest "${TESTS[@]}" -k "$DESELECT" -o addopts=
     -p no:cacheprovider --durations=5 > "$LOGS/pytest.log" 2>&1
 rc=$?
 tail -12 "$LOGS/pytest.log"
-summary="$(grep -E '^=+ .*(passed|failed|error).* =+$' "$LOGS/pytest.log" | tail -1 | tr -d '=')"
+summary="$(grep -E '^=+ .*(passed|failed|error).* =+$' "$LOGS/pytest.log" | tail -1 | tr -d '=' | sed 's/^ *//; s/ *$//')"
 if [ "$rc" = 124 ]; then
     summary="stopped by the ${TEST_LIMIT_S} s limit after $(grep -c ' PASSED' "$LOGS/pytest.log") passed, $(grep -c -E ' (FAILED|ERROR)' "$LOGS/pytest.log") failed"
 fi
