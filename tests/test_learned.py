@@ -5,9 +5,10 @@ import tensorflow as tf
 import keras
 from sionna.phy import config
 
-from linksim import scenario as scenario_lib
+from linksim import metrics, scenario as scenario_lib
 from linksim.phy.channel import FlatFadingChannel
 from linksim.phy.receiver import LSReceiver, Receiver
+from linksim.sim import train
 from linksim.systems.learned.layers import AirInterface, PowerNormalization
 
 CHANNELS = {"awgn": None, "rayleigh": 0.0, "rician": 2.0}
@@ -84,6 +85,14 @@ systems: {systems}
     return scenario_lib.build(scenario, file=path, checkpoint_root=tmp_path / "ckpt")[2]
 
 
+def history_columns(system):
+    """Column names of history.csv without 'epoch' and the 'val_' twins Keras always adds."""
+    columns = (system.directory / "history.csv").read_text().splitlines()[0].split(",")
+    train_columns = [c for c in columns[1:] if not c.startswith("val_")]
+    assert columns == ["epoch", *train_columns, *(f"val_{c}" for c in train_columns)]
+    return train_columns
+
+
 def test_mtoc_learns_above_chance_and_checkpoint_reloads(tmp_path):
     systems = write_scenario(tmp_path, "[{name: mtoc, dataset: {name: fashion_mnist}, "
                                        "tasks: paper, test_samples: 200}]")
@@ -96,6 +105,8 @@ def test_mtoc_learns_above_chance_and_checkpoint_reloads(tmp_path):
     assert row["blocks"] == 200
     assert row["accuracy_rx1"] > 0.7 and row["accuracy_rx2"] > 0.55  # chance is 0.5 for both tasks
     assert system.describe()["channel_uses_per_sample"] == 10
+    assert history_columns(system) == ["loss", "rx1_accuracy", "rx1_loss", "rx2_accuracy",
+                                       "rx2_loss"]
     # A second system object finds the checkpoint and must give identical outputs.
     again = write_scenario(tmp_path, "[{name: mtoc, dataset: {name: fashion_mnist}, "
                                      "tasks: paper, test_samples: 200}]")[0]
@@ -107,8 +118,9 @@ def test_mtoc_learns_above_chance_and_checkpoint_reloads(tmp_path):
         a = model_a(x, no=tf.constant(0.1), training=False)
         config.seed = 5
         b = model_b(x, no=tf.constant(0.1), training=False)
-        for pa, pb in zip(a, b):
-            np.testing.assert_allclose(pa.numpy(), pb.numpy(), rtol=1e-5, atol=1e-6)
+        assert sorted(a) == sorted(b) == ["rx1", "rx2"]
+        for rx in a:
+            np.testing.assert_allclose(a[rx].numpy(), b[rx].numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_stale_checkpoint_is_a_user_error(tmp_path):
@@ -140,3 +152,29 @@ def test_deepjscc_is_scored_by_the_baselines_classifier(tmp_path, monkeypatch):
     row = system.summarize(system.run_batch(0.1, batch_index=0))
     assert row["blocks"] == 100 and 0.0 <= row["accuracy"] <= 1.0
     assert [m.name for m in system.metrics] == ["psnr", "ssim", "accuracy"]
+    assert history_columns(system) == ["loss", "psnr"]
+
+
+def test_training_psnr_is_the_evaluation_psnr():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(5, 6, 6, 2)).astype(np.float32)
+    y = np.clip(x + rng.normal(scale=[[[[0.01]]], [[[0.1]]], [[[0.3]]], [[[0.0]]], [[[1.0]]]],
+                               size=x.shape), 0, 1).astype(np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(train.psnr(x, y)),
+                               metrics.psnr(x, y), rtol=1e-5)
+
+
+def test_progress_is_a_line_per_epoch_and_no_bar_off_a_terminal(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((40, 3), np.float32)
+    train.fit(model, x, x[:, :1], directory=tmp_path, epochs=2, batch_size=8,
+              validation_split=0.0)
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    assert all("loss=" in line for line in lines)
+    assert err == ""  # pytest's stderr is not a terminal: no bar refreshes
+    train.fit(model, x, x[:, :1], directory=tmp_path / "quiet", epochs=1, batch_size=8,
+              validation_split=0.0, show_progress=False)
+    assert capsys.readouterr() == ("", "")

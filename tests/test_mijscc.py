@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 from sionna.phy import config
 
+from linksim import scenario as scenario_lib
 from linksim.phy.channel import FlatFadingChannel
 from linksim.phy.receiver import Receiver
 from linksim.systems.learned import mijscc
@@ -138,3 +139,25 @@ def test_fit_images_pads_grey_images_and_repeats_channels():
     assert out[:, 2:30, 2:30].min() == 1.0 and out[:, :2].max() == 0.0
     with pytest.raises(ValueError):
         mijscc.fit_images(np.ones((1, 40, 40, 1), np.float32), (32, 32, 3))
+
+
+def test_stages_log_reconstruction_psnr_and_classifier_accuracy(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text("""
+name: tiny
+seed: 3
+snr: {db: [10]}
+channel: {name: awgn}
+stop: {max_blocks: 20, batch_size: 20}
+train: {epochs: 1, batch_size: 32, train_samples: 96, validation_split: 0.25}
+systems: [{name: mijscc, dataset: {name: fashion_mnist}, image_shape: [32, 32, 1],
+           num_symbols: 16, width: 0.125, classifier_units: [8, 8], classifier_epochs: 1,
+           test_samples: 20}]
+""")
+    system = scenario_lib.build(scenario_lib.load(path), file=path,
+                                checkpoint_root=tmp_path / "ckpt")[2][0]
+    system.prepare(show_progress=False)
+    header = {stage: (system.directory / stage / "history.csv").read_text().split()[0]
+              for stage in ("stage1", "stage2")}
+    assert header == {"stage1": "epoch,loss,psnr,val_loss,val_psnr",
+                      "stage2": "epoch,accuracy,loss,val_accuracy,val_loss"}

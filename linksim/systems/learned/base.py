@@ -24,10 +24,13 @@ Subclass contract
     sends ``x`` through one or more :class:`~.layers.AirInterface` layers made
     with :meth:`air_interface`; ``no=None`` draws the training SNR.
 ``compile_model(model)``
-    Compiles it (optimizer from :attr:`training`, loss, loss weights).
+    Compiles it (optimizer from :attr:`training`, loss, loss weights, named
+    metrics: a model with several outputs returns a dict, so that every
+    history.csv column names its output).
 ``targets(dataset)``
-    Training targets of a loaded data set (array or tuple of arrays); also the
-    evaluation targets unless ``evaluation_targets(dataset)`` is overridden.
+    Training targets of a loaded data set (an array, or a dict keyed by output
+    name); also the evaluation targets (an array, dict or tuple of arrays)
+    unless ``evaluation_targets(dataset)`` is overridden.
 ``evaluate(outputs, targets)``
     Additive totals of one evaluated batch (without ``blocks``).
 ``summarize(totals)`` and ``metrics``
@@ -66,6 +69,8 @@ def slug(label):
 
 
 def _slice(targets, start, stop):
+    if isinstance(targets, dict):
+        return {name: t[start:stop] for name, t in targets.items()}
     if isinstance(targets, tuple):
         return tuple(t[start:stop] for t in targets)
     return targets[start:stop]

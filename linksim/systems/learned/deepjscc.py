@@ -19,6 +19,7 @@ import numpy as np
 from ... import metrics as task_metrics
 from ...errors import ScenarioError
 from ...registry import Spec, register
+from ...sim import train as train_lib
 from ..base import Metric
 from ..tasks import ImageTask
 from ..options import TrainingOption, TransmissionOption
@@ -149,7 +150,7 @@ class DeepJSCC(LearnedSystem):
                              air_interface=air)
 
     def compile_model(self, model):
-        model.compile(optimizer=self.optimizer(), loss="mse")
+        model.compile(optimizer=self.optimizer(), loss="mse", metrics=[train_lib.psnr])
 
     def targets(self, dataset):
         return dataset.x

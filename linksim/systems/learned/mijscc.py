@@ -444,6 +444,11 @@ class MijsccModel(keras.Model):
         return {"reconstruction": self.decoder(z_hat, training=training),
                 "logits": self.classifier(z_hat, training=training), "symbols_sent": sent}
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Stage 1 has a target for the reconstruction only; Keras would look one
+        # up for every output, so the metrics see the outputs that have targets.
+        return super().compute_metrics(x, y, {name: y_pred[name] for name in y}, sample_weight)
+
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape),
                 "num_symbols": self.num_symbols, "width": self.width,
@@ -626,7 +631,8 @@ class _MijsccSystem(LearnedSystem):
         return MijsccModel(**self.model_arguments())
 
     def compile_model(self, model):
-        model.compile(optimizer=self.optimizer(), loss={"reconstruction": "mse"})
+        model.compile(optimizer=self.optimizer(), loss={"reconstruction": "mse"},
+                      metrics={"reconstruction": [train_lib.psnr]})
 
     def initialize(self, model):
         """Hook before stage 1 (A-MIJSCC loads its pretrained MIJSCC here)."""

@@ -106,8 +106,10 @@ class MTOCModel(keras.Model):
 
     Output
     ------
-    : list of n [batch, 2] float32
-        Class probabilities (negative, positive) at every receiver.
+    : dict
+        ``rx1`` .. ``rx<n>``: [batch, 2] float32, class probabilities (negative,
+        positive) at each receiver (the keys name the per-receiver columns
+        of history.csv, e.g. ``rx2_accuracy``).
     """
 
     def __init__(self, *, architecture, n_c, air_interfaces, shared_encoder=True, **kwargs):
@@ -129,8 +131,8 @@ class MTOCModel(keras.Model):
             features = [z] * len(self.airs)
         else:
             features = [encoder(x, training=training) for encoder in self.encoders]
-        return [decoder(air(z, no=no, training=training), training=training)
-                for z, air, decoder in zip(features, self.airs, self.decoders)]
+        return {f"rx{i + 1}": decoder(air(z, no=no, training=training), training=training)
+                for i, (z, air, decoder) in enumerate(zip(features, self.airs, self.decoders))}
 
     def get_config(self):
         return {**super().get_config(), "architecture": self.architecture, "n_c": self.n_c,
@@ -214,18 +216,19 @@ class _TaskOriented(LearnedSystem):
                          shared_encoder=self.shared_encoder)
 
     def compile_model(self, model):
-        n = self.num_receivers
+        receivers = [f"rx{i + 1}" for i in range(self.num_receivers)]
         model.compile(optimizer=self.optimizer(),
-                      loss=["sparse_categorical_crossentropy"] * n,
-                      loss_weights=self.weights,
-                      metrics=[["sparse_categorical_accuracy"] for _ in range(n)])
+                      loss={rx: "sparse_categorical_crossentropy" for rx in receivers},
+                      loss_weights=dict(zip(receivers, self.weights)),
+                      metrics={rx: ["accuracy"] for rx in receivers})
 
     def targets(self, dataset):
-        return tuple(np.isin(dataset.y, task).astype(np.int32) for task in self.tasks)
+        return {f"rx{i + 1}": np.isin(dataset.y, task).astype(np.int32)
+                for i, task in enumerate(self.tasks)}
 
     def evaluate(self, outputs, targets):
-        return {f"correct_rx{i + 1}": int(np.sum(np.argmax(p.numpy(), axis=-1) == t))
-                for i, (p, t) in enumerate(zip(outputs, targets))}
+        return {f"correct_{rx}": int(np.sum(np.argmax(outputs[rx].numpy(), axis=-1) == t))
+                for rx, t in targets.items()}
 
     def summarize(self, totals):
         n = totals["blocks"]
