@@ -63,7 +63,7 @@ def test_round_trip_at_high_snr_equals_codec_alone(dataset, codec, ratio):
         encoded, _ = system._encode(sample, capacity)
         alone.append(system.codec.decode(encoded.payload, shape=np.shape(sample)))
     direct = task.summarize(task.score(indices, alone) | {"blocks": len(indices)})
-    assert through_link == pytest.approx(direct)
+    assert through_link == pytest.approx(direct, nan_ok=True)
     if task.dataset.modality == "image":
         assert through_link["psnr"] == pytest.approx(
             float(np.mean(metrics.psnr(task.dataset.x, np.stack(alone)))))

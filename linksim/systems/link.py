@@ -5,6 +5,7 @@ import tensorflow as tf
 from sionna.phy.mapping import BinarySource
 
 from .. import registry
+from ..metrics import wilson_interval
 from ..phy import theory
 from ..phy.link import DigitalLink
 from ..registry import register
@@ -78,8 +79,8 @@ class LinkSystem(System):
         return totals["block_errors"] == 0
 
     def summarize(self, totals):
-        bler_lo, bler_hi = theory.wilson_interval(totals["block_errors"], totals["blocks"])
-        ber_lo, ber_hi = theory.wilson_interval(totals["bit_errors"], totals["bits"])
+        bler_lo, bler_hi = wilson_interval(totals["block_errors"], totals["blocks"])
+        ber_lo, ber_hi = wilson_interval(totals["bit_errors"], totals["bits"])
         return {"ber": totals["bit_errors"] / totals["bits"],
                 "bler": totals["block_errors"] / totals["blocks"],
                 "blocks": totals["blocks"], "block_errors": totals["block_errors"],

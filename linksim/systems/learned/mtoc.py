@@ -37,9 +37,8 @@ from typing import Literal
 import keras
 import numpy as np
 
-from ...phy import theory
 from ...registry import register
-from ..base import Metric
+from ..base import Metric, mean_with_ci, rate_with_ci, sums
 from .base import LearnedSystem
 from .layers import PACKAGE
 
@@ -223,20 +222,20 @@ class _TaskOriented(LearnedSystem):
         return tuple(np.isin(dataset.y, task).astype(np.int32) for task in self.tasks)
 
     def evaluate(self, outputs, targets):
-        return {f"correct_rx{i + 1}": int(np.sum(np.argmax(p.numpy(), axis=-1) == t))
-                for i, (p, t) in enumerate(zip(outputs, targets))}
+        correct = np.stack([np.argmax(p.numpy(), axis=-1) == t
+                            for p, t in zip(outputs, targets)])          # [receivers, batch]
+        # Per-sample mean over receivers: its sum of squares gives accuracy_mean a t-interval.
+        return {**{f"correct_rx{i + 1}": int(c.sum()) for i, c in enumerate(correct)},
+                **sums("correct_mean", correct.mean(axis=0))}
 
     def summarize(self, totals):
         n = totals["blocks"]
         row = {"blocks": n}
         for i in range(self.num_receivers):
-            correct = totals[f"correct_rx{i + 1}"]
-            lo, hi = theory.wilson_interval(correct, n)
-            row.update({f"accuracy_rx{i + 1}": correct / n, f"accuracy_rx{i + 1}_ci_low": lo,
-                        f"accuracy_rx{i + 1}_ci_high": hi})
-        row["accuracy_mean"] = float(np.mean([row[f"accuracy_rx{i + 1}"]
-                                              for i in range(self.num_receivers)]))
-        return row
+            row |= rate_with_ci(f"accuracy_rx{i + 1}", totals[f"correct_rx{i + 1}"], n)
+        # Accuracy averaged over receivers = mean over samples of each sample's share of
+        # receivers decided right: a t-interval (linksim.metrics).
+        return row | mean_with_ci("accuracy_mean", totals, total="correct_mean")
 
     def describe(self):
         facts = super().describe()
