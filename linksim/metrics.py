@@ -297,9 +297,13 @@ def bleu_statistics(refs, hyps):
     for ref, hyp in zip(refs, hyps):
         s = sacrebleu.sentence_bleu(hyp, [ref])
         rows.append([*s.counts, *s.totals, s.sys_len, s.ref_len])
-    f = np.array(rows, np.float64).reshape(-1, len(_BLEU_FEATURES))
-    totals = {name: int(v) for name, v in zip(_BLEU_FEATURES, f.sum(axis=0))}
-    cross = f.T @ f
+    return _bleu_totals(np.array(rows, np.int64).reshape(-1, len(_BLEU_FEATURES)))
+
+
+def _bleu_totals(features):
+    """Sums and cross sums of per-sentence statistics ``features`` int [N, 10]."""
+    totals = {name: int(v) for name, v in zip(_BLEU_FEATURES, features.sum(axis=0))}
+    cross = features.T @ features
     for i in range(len(_BLEU_FEATURES)):
         for j in range(i, len(_BLEU_FEATURES)):
             totals[f"bleu_cross_{i}_{j}"] = int(cross[i, j])
