@@ -235,11 +235,12 @@ class SpeechTask(Task):
         # Capped like PSNR so a lossless point stays finite; the interval is built on the
         # log of signal / error energy, so it needs some error energy.
         floor = signal * 10 ** (-metrics.PSNR_CAP_DB / 10)
-        low, high = metrics.ratio_interval(
-            signal, error, n, numerator_squares=totals["signal_energy_sq"],
-            denominator_squares=totals["error_energy_sq"],
-            cross=totals["signal_energy_x_error_energy"], log=True) if error > floor \
-            else (np.nan, np.nan)
+        low = high = np.nan
+        if error > floor:
+            low, high = metrics.ratio_interval(
+                signal, error, n, numerator_squares=totals["signal_energy_sq"],
+                denominator_squares=totals["error_energy_sq"],
+                cross=totals["signal_energy_x_error_energy"], log=True)
         out = with_ci("waveform_snr", 10 * np.log10(signal / max(error, floor)),
                       (10 * np.log10(low), 10 * np.log10(high)))
         out |= _ratio_with_ci("sample_error_rate", totals, "pcm_sample_errors", "pcm_samples")
