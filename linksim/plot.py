@@ -1,4 +1,9 @@
-"""Paper-style figures from a results directory: one PNG per metric, all systems on it."""
+"""Paper-style figures from a results directory: one PNG per metric, all systems on it.
+
+Every point whose row has the metric's 95% interval columns (``Metric.ci``) gets
+an error bar; rows without them (points written before a metric had an
+interval) or with an undefined interval are drawn without one.
+"""
 import json
 import pathlib
 
@@ -28,6 +33,16 @@ def _fact(system, path):
     return value
 
 
+def _errors(rows, metric):
+    """Error bar lengths [2, points] below and above each row's value; NaN where none."""
+    names = metric.get("ci") or ("", "")
+    y = np.array([r[metric["name"]] for r in rows], float)
+    low = np.array([r.get(names[0], np.nan) for r in rows], float)
+    high = np.array([r.get(names[1], np.nan) for r in rows], float)
+    # Clipped at 0: an interval may end exactly at its value, up to rounding.
+    return np.maximum(0.0, np.vstack([y - low, high - y]))
+
+
 def _sweep_axes(ax, run, rows, metric):
     """Metric against a system parameter (plot.x): one curve per SNR (and series)."""
     options = run["scenario"].get("plot") or {}
@@ -37,14 +52,14 @@ def _sweep_axes(ax, run, rows, metric):
         for row in rows:
             if row["system"] == system["label"] and np.isfinite(row.get(metric["name"], np.nan)):
                 key = (series, row["snr_db"])
-                curves.setdefault(key, []).append((float(_fact(system, options["x"])),
-                                                   row[metric["name"]]))
+                curves.setdefault(key, []).append((float(_fact(system, options["x"])), row))
     unit = {"esno": "Es/N0", "ebno": "Eb/N0"}[run.get("snr_definition", "esno")]
     for i, ((series, snr), points) in enumerate(sorted(curves.items(), key=str)):
-        points.sort()
+        points.sort(key=lambda p: p[0])
+        x, at = [p[0] for p in points], [p[1] for p in points]
         label = f"{series}, " if series else ""
-        ax.plot(*zip(*points), marker="o", ms=4, color=f"C{i % 10}",
-                label=f"{label}{unit} = {snr:g} dB")
+        ax.errorbar(x, [r[metric["name"]] for r in at], yerr=_errors(at, metric), marker="o",
+                    ms=4, capsize=3, color=f"C{i % 10}", label=f"{label}{unit} = {snr:g} dB")
     ax.set_xlabel(options.get("x_label") or options["x"])
     return bool(curves)
 
@@ -77,13 +92,8 @@ def plot_results(out):
             if points:
                 x = np.array([r["snr_db"] for r in points])
                 y = np.array([r[name] for r in points])
-                yerr = None
-                if metric.get("ci"):
-                    lo = np.array([r[metric["ci"][0]] for r in points])
-                    hi = np.array([r[metric["ci"][1]] for r in points])
-                    yerr = np.vstack([y - lo, hi - y])
-                ax.errorbar(x, y, yerr=yerr, marker="o", ms=4, capsize=3, color=color,
-                            label=system["label"])
+                ax.errorbar(x, y, yerr=_errors(points, metric), marker="o", ms=4, capsize=3,
+                            color=color, label=system["label"])
                 # Hollow markers: some samples did not fit the bit budget (baselines).
                 partial = np.array([r.get("feasible_fraction", 1.0) < 1.0 for r in points])
                 if partial.any():

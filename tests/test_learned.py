@@ -70,6 +70,14 @@ def test_digital_index_path_is_bit_exact_at_high_snr(channel):
     np.testing.assert_array_equal(indices.numpy(), received.numpy())
 
 
+def assert_intervals(system, row):
+    """Every metric has a finite 95% interval around its value (linksim.metrics)."""
+    for metric in system.metrics:
+        low, high = (row[c] for c in metric.ci)
+        assert low <= row[metric.name] <= high, (metric.name, low, row[metric.name], high)
+        assert high > low  # 100-200 samples of varying values: never a zero-width interval
+
+
 def write_scenario(tmp_path, systems, stop="{max_blocks: 200, batch_size: 100}"):
     path = tmp_path / "tiny.yaml"
     path.write_text(f"""
@@ -104,6 +112,7 @@ def test_mtoc_learns_above_chance_and_checkpoint_reloads(tmp_path):
     row = system.summarize(totals)
     assert row["blocks"] == 200
     assert row["accuracy_rx1"] > 0.7 and row["accuracy_rx2"] > 0.55  # chance is 0.5 for both tasks
+    assert_intervals(system, row)
     assert system.describe()["channel_uses_per_sample"] == 10
     assert history_columns(system) == ["loss", "rx1_accuracy", "rx1_loss", "rx2_accuracy",
                                        "rx2_loss"]
@@ -152,6 +161,7 @@ def test_deepjscc_is_scored_by_the_baselines_classifier(tmp_path, monkeypatch):
     row = system.summarize(system.run_batch(0.1, batch_index=0))
     assert row["blocks"] == 100 and 0.0 <= row["accuracy"] <= 1.0
     assert [m.name for m in system.metrics] == ["psnr", "ssim", "accuracy"]
+    assert_intervals(system, row)
     assert history_columns(system) == ["loss", "psnr"]
 
 

@@ -73,3 +73,99 @@ def test_accuracy_from_labels_and_scores():
     assert metrics.accuracy(labels, scores) == pytest.approx(0.75)
     with pytest.raises(ValueError):
         metrics.accuracy(labels, [0, 1])
+
+
+# ------------------------------------------------------------------ confidence intervals
+
+def test_mean_interval_known_values():
+    # Values 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.302653.
+    low, high = metrics.mean_interval(6.0, 14.0, 3)
+    half = 4.302652729911275 / math.sqrt(3)
+    assert (low, high) == pytest.approx((2 - half, 2 + half))
+    assert metrics.mean_interval(15.0, 75.0, 3) == pytest.approx((5.0, 5.0))  # constant values
+    assert all(math.isnan(v) for v in metrics.mean_interval(1.0, 1.0, 1))
+
+
+def test_wilson_interval_known_values():
+    assert metrics.wilson_interval(5, 10) == pytest.approx((0.236593, 0.763407), abs=1e-6)
+    # No event in 10 trials: from 0 up to z^2 / (n + z^2).
+    assert metrics.wilson_interval(0, 10) == pytest.approx((0.0, 0.277533), abs=1e-6)
+    assert metrics.wilson_interval(10, 10) == pytest.approx((1 - 0.277533, 1.0), abs=1e-6)
+    assert all(math.isnan(v) for v in metrics.wilson_interval(0, 0))
+
+
+def test_ratio_interval_reduces_to_the_mean_for_unit_denominators():
+    a = np.array([0.0, 2.0, 1.0, 5.0])
+    ones = np.ones_like(a)
+    low, high = metrics.ratio_interval(a.sum(), ones.sum(), a.size,
+                                       numerator_squares=np.sum(a ** 2),
+                                       denominator_squares=a.size, cross=a.sum())
+    assert (low, high) == pytest.approx(metrics.mean_interval(a.sum(), np.sum(a ** 2), a.size))
+    # On the log scale the interval is positive and contains the ratio.
+    b = np.array([2.0, 3.0, 1.0, 4.0])
+    args = dict(numerator_squares=np.sum(a ** 2), denominator_squares=np.sum(b ** 2),
+                cross=np.sum(a * b))
+    low, high = metrics.ratio_interval(a.sum(), b.sum(), a.size, log=True, **args)
+    assert 0 < low < a.sum() / b.sum() < high
+    assert all(math.isnan(v) for v in metrics.ratio_interval(0.0, 1.0, 4, log=True, **args))
+
+
+def test_bleu_interval_from_additive_statistics():
+    refs = ["the cat sat on the mat", "a dog ran in the park today", "hello there my friend"]
+    hyps = ["the cat sat on a mat", "a dog ran in park today", "hello there friend"]
+    half = metrics.bleu_statistics(refs[:2], hyps[:2])
+    rest = metrics.bleu_statistics(refs[2:], hyps[2:])
+    totals = {k: half[k] + rest[k] for k in half}      # what the runner does over batches
+    assert metrics.bleu_score(totals) == pytest.approx(metrics.bleu(refs, hyps))
+    low, high = metrics.bleu_interval(totals, len(refs))
+    assert 0 < low < metrics.bleu(refs, hyps) < high <= 100
+    perfect = metrics.bleu_statistics(refs, refs)
+    assert metrics.bleu_interval(perfect, 3) == pytest.approx((100.0, 100.0))
+    # No 4-gram match: BLEU 0 has no linearization, so no interval.
+    zero = metrics.bleu_statistics(refs, ["the cat", "a dog", "hello"])
+    assert all(math.isnan(v) for v in metrics.bleu_interval(zero, 3))
+
+
+def _coverage(draw, interval, truth, repeats=400):
+    return np.mean([low <= truth <= high for low, high in (interval(draw()) for _ in range(repeats))])
+
+
+def test_intervals_cover_the_truth_about_95_percent_of_the_time():
+    rng = np.random.default_rng(1)
+    # Mean of skewed per-sample values (exponential, mean 2), 60 samples.
+    cover = _coverage(lambda: rng.exponential(2.0, 60),
+                      lambda v: metrics.mean_interval(v.sum(), np.sum(v ** 2), v.size), 2.0)
+    assert 0.91 <= cover <= 0.98
+    # A rate of 0.1 in 100 trials.
+    cover = _coverage(lambda: rng.binomial(100, 0.1), lambda k: metrics.wilson_interval(k, 100),
+                      0.1)
+    assert 0.91 <= cover <= 0.99
+    # A ratio over samples of unequal size (errors / words per utterance; true ratio 0.2).
+    def utterances():
+        words = rng.integers(3, 30, 80)
+        return rng.binomial(words, 0.2), words
+
+    def ratio(sample):
+        a, b = sample
+        return metrics.ratio_interval(a.sum(), b.sum(), a.size, numerator_squares=np.sum(a ** 2),
+                                      denominator_squares=np.sum(b ** 2), cross=np.sum(a * b))
+    assert 0.91 <= _coverage(utterances, ratio, 0.2) <= 0.98
+
+
+def test_bleu_interval_coverage():
+    """Synthetic sentence statistics: n-gram matches binomial with fixed precisions."""
+    rng = np.random.default_rng(2)
+    precision = np.array([0.8, 0.6, 0.45, 0.35])
+
+    def sentences(count):
+        length = rng.integers(6, 25, count)
+        ngrams = np.maximum(length[:, None] - np.arange(4), 0)
+        matches = rng.binomial(ngrams, precision)
+        reference = length + rng.integers(-1, 4, count)
+        return np.column_stack([matches, ngrams, length, reference])
+
+    population = sentences(400_000)
+    truth = metrics.bleu_score(metrics._bleu_totals(population))
+    cover = _coverage(lambda: metrics._bleu_totals(sentences(100)),
+                      lambda totals: metrics.bleu_interval(totals, 100), truth, repeats=300)
+    assert 0.91 <= cover <= 0.98

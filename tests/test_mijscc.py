@@ -5,9 +5,11 @@ import pytest
 import tensorflow as tf
 from sionna.phy import config
 
+from linksim import metrics, registry
 from linksim import scenario as scenario_lib
 from linksim.phy.channel import FlatFadingChannel
 from linksim.phy.receiver import Receiver
+from linksim.scenario import Stop
 from linksim.systems.learned import mijscc
 from linksim.systems.learned.layers import AirInterface
 
@@ -161,3 +163,35 @@ systems: [{name: mijscc, dataset: {name: fashion_mnist}, image_shape: [32, 32, 1
               for stage in ("stage1", "stage2")}
     assert header == {"stage1": "epoch,loss,psnr,val_loss,val_psnr",
                       "stage2": "epoch,accuracy,loss,val_accuracy,val_loss"}
+
+
+def test_scores_are_means_and_rates_with_intervals(tmp_path):
+    context = {"channel": FlatFadingChannel(), "receiver": Receiver(),
+               "stop": Stop(max_blocks=4, batch_size=4), "seed": 1,
+               "checkpoint_dir": str(tmp_path), "key": "s"}
+    system = registry.build("system", {"name": "mijscc", "dataset": {"name": "fashion_mnist"},
+                                       "image_shape": [32, 32, 1], "num_symbols": 8,
+                                       "test_samples": 4},
+                            key="s", context=context)
+    system.source_shape = (28, 28)
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 32, 32, 1)).astype(np.float32)
+    noisy = np.clip(images + 0.1 * rng.standard_normal(images.shape), 0, 1).astype(np.float32)
+    sent = np.array([8, 6, 4, 8])
+    outputs = {"reconstruction": tf.constant(noisy), "symbols_sent": tf.constant(sent),
+               "logits": tf.constant(np.eye(10)[[1, 2, 3, 0]], tf.float32)}
+    totals = {"blocks": 4, **system.evaluate(outputs, (images, np.array([1, 2, 3, 4])))}
+    row = system.summarize(totals)
+    crop = (slice(None), slice(2, 30), slice(2, 30))
+    psnr = metrics.psnr(images[crop], noisy[crop])
+    assert row["psnr"] == pytest.approx(psnr.mean())
+    assert (row["psnr_ci_low"], row["psnr_ci_high"]) == pytest.approx(
+        metrics.mean_interval(psnr.sum(), np.sum(psnr ** 2), 4))
+    assert row["accuracy"] == 0.75
+    assert (row["accuracy_ci_low"], row["accuracy_ci_high"]) == metrics.wilson_interval(3, 4)
+    assert row["fraction_sent"] == pytest.approx(sent.mean() / 8)
+    low, high = metrics.mean_interval(sent.sum(), np.sum(sent ** 2), 4)
+    assert (row["fraction_sent_ci_low"], row["fraction_sent_ci_high"]) == pytest.approx(
+        (low / 8, high / 8))
+    assert row["channel_uses"] == pytest.approx(sent.mean())  # AWGN, perfect CSI: no pilots
+    assert row["channel_uses_ci_low"] < row["channel_uses"] < row["channel_uses_ci_high"]

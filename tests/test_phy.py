@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from linksim import registry
+from linksim import metrics, registry
 from linksim.phy import theory
 from linksim.scenario import Stop
 from linksim.sim.runner import noise_variance, simulate_point
@@ -29,7 +29,7 @@ def simulated(system, stop, snr_db, definition="esno"):
 
 def assert_within_ci(row, expected, *, correlated_bits=1):
     """Bits sharing one fading draw are not independent: shrink the sample by that many."""
-    lo, hi = theory.wilson_interval(row["bit_errors"] / correlated_bits,
+    lo, hi = metrics.wilson_interval(row["bit_errors"] / correlated_bits,
                                     row["bits"] / correlated_bits, confidence=0.999)
     assert lo <= expected <= hi, (row["ber"], expected, lo, hi)
 

@@ -104,14 +104,3 @@ def normal_approximation_bler(ebno_db, *, k, n):
     c, v = biawgn_capacity_dispersion(snr)
     return qfunc((n * c - k + 0.5 * math.log2(n)) / np.sqrt(n * v))
 
-
-def wilson_interval(successes, trials, *, confidence=0.95):
-    """Wilson score interval for a binomial proportion; (nan, nan) without trials."""
-    if trials == 0:
-        return float("nan"), float("nan")
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    p = successes / trials
-    denom = 1 + z ** 2 / trials
-    centre = (p + z ** 2 / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z ** 2 / (4 * trials ** 2)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)

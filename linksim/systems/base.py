@@ -3,19 +3,27 @@ import dataclasses
 
 import numpy as np
 
+from .. import metrics
+
 
 @dataclasses.dataclass(frozen=True)
 class Metric:
     """A column of metrics.csv and how to plot it.
 
     ``log``: plot on a log axis (error rates). ``ci``: names of the columns
-    holding the 95% interval, drawn as error bars.
+    holding the 95% interval, drawn as error bars; by default
+    ``<name>_ci_low`` and ``<name>_ci_high``, the columns :func:`with_ci`
+    writes (how each interval is computed: :mod:`linksim.metrics`).
     """
 
     name: str
     label: str
     log: bool = False
     ci: tuple[str, str] | None = None
+
+    def __post_init__(self):
+        if self.ci is None:
+            object.__setattr__(self, "ci", (f"{self.name}_ci_low", f"{self.name}_ci_high"))
 
 
 class System:
@@ -77,3 +85,31 @@ class System:
 def mean_of(totals, name):
     n = totals.get("blocks", 0)
     return totals.get(name, np.nan) / n if n else np.nan
+
+
+def sums(name, values):
+    """Additive totals ``<name>_sum`` and ``<name>_sq`` (sum of squares) of per-sample ``values``."""
+    values = np.asarray(values, np.float64)
+    return {f"{name}_sum": float(np.sum(values)), f"{name}_sq": float(np.sum(values ** 2))}
+
+
+def with_ci(name, value, interval):
+    """Columns of one metric: ``name`` and its interval ``(low, high)`` as ``<name>_ci_low/high``."""
+    low, high = interval
+    return {name: value, f"{name}_ci_low": low, f"{name}_ci_high": high}
+
+
+def mean_with_ci(name, totals, *, total=None, scale=1.0):
+    """Mean per sample (``blocks``) of a value summed by :func:`sums` as ``total`` (default
+    ``name``), times ``scale``, with its t-interval."""
+    total = total or name
+    n = totals.get("blocks", 0)
+    value = totals[f"{total}_sum"] / n if n else np.nan
+    low, high = metrics.mean_interval(totals[f"{total}_sum"], totals[f"{total}_sq"], n)
+    return with_ci(name, scale * value, (scale * low, scale * high))
+
+
+def rate_with_ci(name, events, trials):
+    """Rate ``events / trials`` with its Wilson interval."""
+    return with_ci(name, events / trials if trials else np.nan,
+                   metrics.wilson_interval(events, trials))

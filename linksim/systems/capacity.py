@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import Spec, register
-from .base import Metric, System, mean_of
+from .base import Metric, System, mean_of, rate_with_ci
 from .conventional import channel_uses_for, fit, source_and_codec
 from .tasks import make_task
 
@@ -27,7 +27,7 @@ class CapacityBound(System):
     Keys as for ``conventional`` without ``mcs`` and ``failure``: samples whose
     lowest codec quality exceeds the bits are infeasible and get the
     substitute (mean image, empty string, silence); ``feasible_fraction``
-    reports their share.
+    reports their share, with its Wilson interval.
     """
 
     def __init__(self, *, codec: Spec("codec"), dataset: Spec("dataset") | None = None,
@@ -100,7 +100,7 @@ class CapacityBound(System):
         feasible = totals["feasible"]
         per_feasible = (lambda name: totals[name] / feasible) if feasible else (lambda name: np.nan)
         return {**self.task.summarize(totals),
-                "feasible_fraction": feasible / totals["blocks"],
+                **rate_with_ci("feasible_fraction", feasible, totals["blocks"]),
                 "payload_bits": per_feasible("payload_bits"),
                 "header_bits": per_feasible("header_bits"),
                 "mean_quality": per_feasible("quality_sum"),

@@ -32,7 +32,7 @@ from .. import registry
 from ..errors import ScenarioError
 from ..phy.link import DigitalLink
 from ..registry import Spec, register
-from .base import Metric, System, mean_of
+from .base import Metric, System, mean_of, rate_with_ci
 from .options import MCSChoice, MCSSpec
 from .tasks import make_task
 
@@ -185,7 +185,10 @@ class ConventionalSystem(System):
     substitute. Substitute: the data set's mean image, the empty string or
     silence. Samples where even the codec's lowest quality exceeds the budget
     are infeasible: they get the substitute too, and ``feasible_fraction``
-    reports their share.
+    reports their share. Task metrics carry the intervals of
+    :mod:`linksim.systems.tasks`; ``feasible_fraction`` (over samples) and
+    ``frame_error_rate`` (over feasible samples, one frame each) carry Wilson
+    intervals.
     """
 
     def __init__(self, *, codec: Spec("codec"), mcs: MCSChoice,
@@ -410,8 +413,8 @@ class ConventionalSystem(System):
         mcs = self.mcs_table[int(choice[4:])]
         per_feasible = (lambda name: totals[name] / feasible) if feasible else (lambda name: np.nan)
         return {**self.task.summarize(totals),
-                "feasible_fraction": feasible / totals["blocks"],
-                "frame_error_rate": per_feasible("frame_errors"),
+                **rate_with_ci("feasible_fraction", feasible, totals["blocks"]),
+                **rate_with_ci("frame_error_rate", totals["frame_errors"], feasible),
                 "decode_failure_rate": per_feasible("decode_failures"),
                 "payload_bits": per_feasible("payload_bits"),
                 "header_bits": per_feasible("header_bits"),

@@ -9,6 +9,7 @@ from sionna.phy.mapping import BinarySource
 
 from .. import registry
 from ..errors import ScenarioError
+from ..metrics import wilson_interval
 from ..phy import theory
 from ..phy.link import DigitalLink
 from ..registry import Spec, register
@@ -90,8 +91,8 @@ class LinkSystem(System):
         return totals["block_errors"] == 0
 
     def summarize(self, totals):
-        bler_lo, bler_hi = theory.wilson_interval(totals["block_errors"], totals["blocks"])
-        ber_lo, ber_hi = theory.wilson_interval(totals["bit_errors"], totals["bits"])
+        bler_lo, bler_hi = wilson_interval(totals["block_errors"], totals["blocks"])
+        ber_lo, ber_hi = wilson_interval(totals["bit_errors"], totals["bits"])
         return {"ber": totals["bit_errors"] / totals["bits"],
                 "bler": totals["block_errors"] / totals["blocks"],
                 "blocks": totals["blocks"], "block_errors": totals["block_errors"],

@@ -3,17 +3,18 @@
 Images: PSNR, SSIM and the accuracy of a CNN trained once on clean images;
 text: BLEU and exact-sentence rate; speech: WER of an offline recognizer,
 waveform SNR and PCM sample error rate. Every total is additive over samples,
-so the Monte Carlo runner can sum batches.
+so the Monte Carlo runner can sum batches, and every metric comes with its 95%
+interval (rules in :mod:`linksim.metrics`): t-intervals for PSNR and SSIM,
+Wilson for accuracy and exact-sentence rate, the delta method for corpus BLEU
+and for the ratios over utterances (WER, waveform SNR, PCM sample error rate).
 """
 import pathlib
 
 import jiwer
 import numpy as np
-import sacrebleu
-from sacrebleu.metrics import BLEU
 
 from .. import metrics, registry
-from .base import Metric, mean_of
+from .base import Metric, mean_with_ci, rate_with_ci, sums, with_ci
 
 
 class Task:
@@ -124,21 +125,24 @@ class ImageTask(Task):
     def score(self, indices, outputs):
         x = np.asarray(self.dataset.x[indices], np.float32)
         y = np.stack([np.asarray(o, np.float32).reshape(x.shape[1:]) for o in outputs])
-        totals = {"psnr_sum": float(np.sum(metrics.psnr(x, y))),
-                  "ssim_sum": float(np.sum(metrics.ssim(x, y)))}
+        totals = sums("psnr", metrics.psnr(x, y)) | sums("ssim", metrics.ssim(x, y))
         if self.use_classifier:
             totals["correct"] = int(np.sum(self._predict(y) == self.dataset.y[indices]))
         return totals
 
     def summarize(self, totals):
-        out = {"psnr": mean_of(totals, "psnr_sum"), "ssim": mean_of(totals, "ssim_sum")}
+        out = mean_with_ci("psnr", totals) | mean_with_ci("ssim", totals)
         if self.use_classifier:
-            out["accuracy"] = mean_of(totals, "correct")
+            out |= rate_with_ci("accuracy", totals["correct"], totals["blocks"])
         return out
 
 
 class TextTask(Task):
-    """Corpus BLEU (sacrebleu 13a, from additive n-gram counts) and exact-sentence rate."""
+    """Corpus BLEU (sacrebleu 13a, from additive n-gram counts) and exact-sentence rate.
+
+    BLEU's interval is the delta-method interval of corpus BLEU over sentences
+    (:func:`linksim.metrics.bleu_interval`), exact-sentence rate's is Wilson's.
+    """
 
     metrics = (Metric("bleu", "BLEU"), Metric("exact_match", "exact sentence rate"))
     primary = ("bleu", 1.0)
@@ -149,18 +153,13 @@ class TextTask(Task):
     def score(self, indices, outputs):
         refs = [self.dataset.x[i] for i in indices]
         hyps = [str(o) for o in outputs]
-        bleu = sacrebleu.corpus_bleu(hyps, [refs])
-        totals = {f"bleu_correct_{n}": bleu.counts[n] for n in range(4)}
-        totals |= {f"bleu_total_{n}": bleu.totals[n] for n in range(4)}
-        totals |= {"bleu_sys_len": bleu.sys_len, "bleu_ref_len": bleu.ref_len,
-                   "exact": float(np.sum(metrics.exact_match(refs, hyps)))}
-        return totals
+        return metrics.bleu_statistics(refs, hyps) | {
+            "exact": int(np.sum(metrics.exact_match(refs, hyps)))}
 
     def summarize(self, totals):
-        score = BLEU.compute_bleu([totals[f"bleu_correct_{n}"] for n in range(4)],
-                                  [totals[f"bleu_total_{n}"] for n in range(4)],
-                                  totals["bleu_sys_len"], totals["bleu_ref_len"])
-        return {"bleu": score.score, "exact_match": mean_of(totals, "exact")}
+        n = totals["blocks"]
+        return (with_ci("bleu", metrics.bleu_score(totals), metrics.bleu_interval(totals, n))
+                | rate_with_ci("exact_match", totals["exact"], n))
 
 
 class SpeechTask(Task):
@@ -208,34 +207,73 @@ class SpeechTask(Task):
         return np.zeros_like(self.dataset.x[index])
 
     def score(self, indices, outputs):
-        totals = {"signal_energy": 0.0, "error_energy": 0.0, "pcm_samples": 0,
-                  "pcm_sample_errors": 0}
-        refs, hyps = [], []
+        # Per utterance, so the ratios get intervals over utterances (linksim.metrics).
+        columns = {"signal_energy": [], "error_energy": [], "pcm_samples": [],
+                   "pcm_sample_errors": [], "word_errors": [], "reference_words": []}
         for i, out in zip(indices, outputs):
             x = np.asarray(self.dataset.x[i], np.float64)
             y = np.asarray(out, np.float64).reshape(x.shape)
-            totals["signal_energy"] += float(np.sum(x ** 2))
-            totals["error_energy"] += float(np.sum((x - y) ** 2))
-            totals["pcm_samples"] += x.size
-            totals["pcm_sample_errors"] += int(np.sum(x != y))
+            columns["signal_energy"].append(np.sum(x ** 2))
+            columns["error_energy"].append(np.sum((x - y) ** 2))
+            columns["pcm_samples"].append(x.size)
+            columns["pcm_sample_errors"].append(np.sum(x != y))
             if self._recognizer is not None:
-                refs.append(self.dataset.transcripts[i])
-                hyps.append(self._recognize(np.asarray(out, np.int16)))
-        if self._recognizer is not None:
-            words = jiwer.process_words(refs, hyps)
-            totals["word_errors"] = words.substitutions + words.deletions + words.insertions
-            totals["reference_words"] = words.substitutions + words.deletions + words.hits
+                words = jiwer.process_words(self.dataset.transcripts[i],
+                                            self._recognize(np.asarray(out, np.int16)))
+                columns["word_errors"].append(words.substitutions + words.deletions
+                                              + words.insertions)
+                columns["reference_words"].append(words.substitutions + words.deletions
+                                                  + words.hits)
+        totals = {}
+        for numerator, denominator in _SPEECH_RATIOS:
+            if columns[numerator]:
+                totals |= _ratio_sums(numerator, denominator, columns[numerator],
+                                      columns[denominator])
         return totals
 
     def summarize(self, totals):
-        # Capped like PSNR so a lossless point stays finite.
-        floor = totals["signal_energy"] * 10 ** (-metrics.PSNR_CAP_DB / 10)
-        error = max(totals["error_energy"], floor)
-        out = {"waveform_snr": 10 * np.log10(totals["signal_energy"] / error),
-               "sample_error_rate": totals["pcm_sample_errors"] / totals["pcm_samples"]}
+        n = totals["blocks"]
+        signal, error = totals["signal_energy"], totals["error_energy"]
+        # Capped like PSNR so a lossless point stays finite; the interval is built on the
+        # log of signal / error energy, so it needs some error energy.
+        floor = signal * 10 ** (-metrics.PSNR_CAP_DB / 10)
+        low = high = np.nan
+        if error > floor:
+            low, high = metrics.ratio_interval(
+                signal, error, n, numerator_squares=totals["signal_energy_sq"],
+                denominator_squares=totals["error_energy_sq"],
+                cross=totals["signal_energy_x_error_energy"], log=True)
+        out = with_ci("waveform_snr", 10 * np.log10(signal / max(error, floor)),
+                      (10 * np.log10(low), 10 * np.log10(high)))
+        out |= _ratio_with_ci("sample_error_rate", totals, "pcm_sample_errors", "pcm_samples")
         if self._recognizer is not None:
-            out["wer"] = totals["word_errors"] / totals["reference_words"]
+            out |= _ratio_with_ci("wer", totals, "word_errors", "reference_words")
         return out
+
+
+#: (numerator, denominator) totals of the speech metrics: WER, PCM sample error rate and
+#: waveform SNR (signal over error energy).
+_SPEECH_RATIOS = (("word_errors", "reference_words"), ("pcm_sample_errors", "pcm_samples"),
+                  ("signal_energy", "error_energy"))
+
+
+def _ratio_sums(numerator, denominator, a, b):
+    """Sums, sums of squares and cross sum of per-sample ``a`` and ``b`` for a ratio interval."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return {numerator: float(a.sum()), denominator: float(b.sum()),
+            f"{numerator}_sq": float(np.sum(a ** 2)), f"{denominator}_sq": float(np.sum(b ** 2)),
+            f"{numerator}_x_{denominator}": float(np.sum(a * b))}
+
+
+def _ratio_with_ci(name, totals, numerator, denominator):
+    """``name`` = sum(numerator) / sum(denominator) with its delta-method interval, clipped at 0."""
+    value = totals[numerator] / totals[denominator]
+    low, high = metrics.ratio_interval(
+        totals[numerator], totals[denominator], totals["blocks"],
+        numerator_squares=totals[f"{numerator}_sq"],
+        denominator_squares=totals[f"{denominator}_sq"],
+        cross=totals[f"{numerator}_x_{denominator}"])
+    return with_ci(name, value, (float(np.maximum(0.0, low)), high))
 
 
 def make_task(dataset, *, dataset_spec, classifier, classifier_train_samples):

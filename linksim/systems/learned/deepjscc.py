@@ -8,9 +8,10 @@ feature count would be odd) so the *actual* ratio, recorded in run.json,
 can differ slightly from the requested one. The decoder mirrors the encoder
 with transposed convolutions and a sigmoid output (images in [0, 1]).
 Trained on MSE; reported per SNR point with the metrics every image system uses
-(:mod:`linksim.metrics`): mean PSNR (MAX = 1) and SSIM, and with ``classifier:
-true`` the accuracy of the same clean-trained CNN that scores the codec
-baselines' reconstructions (:class:`~linksim.systems.tasks.ImageTask`).
+(:mod:`linksim.metrics`): mean PSNR (MAX = 1) and SSIM with t-intervals, and with
+``classifier: true`` the accuracy (Wilson interval) of the same clean-trained CNN
+that scores the codec baselines' reconstructions
+(:class:`~linksim.systems.tasks.ImageTask`).
 """
 
 import keras
@@ -20,7 +21,7 @@ from ... import metrics as task_metrics
 from ...errors import ScenarioError
 from ...registry import Spec, register
 from ...sim import train as train_lib
-from ..base import Metric
+from ..base import Metric, mean_with_ci, rate_with_ci, sums
 from ..tasks import ImageTask
 from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem
@@ -173,19 +174,18 @@ class DeepJSCC(LearnedSystem):
     def evaluate(self, outputs, targets):
         x, labels = targets if self.task is not None else (targets, None)
         y = np.asarray(outputs, np.float32)
-        psnr = task_metrics.psnr(x, y)
-        totals = {"mse_sum": float(np.sum(np.mean((y - x) ** 2, axis=(1, 2, 3)))),
-                  "psnr_sum": float(psnr.sum()), "ssim_sum": float(task_metrics.ssim(x, y).sum())}
+        totals = (sums("mse", np.mean((y - x) ** 2, axis=(1, 2, 3)))
+                  | sums("psnr", task_metrics.psnr(x, y)) | sums("ssim", task_metrics.ssim(x, y)))
         if labels is not None:
             totals["correct"] = int(np.sum(self.task._predict(y) == labels))
         return totals
 
     def summarize(self, totals):
         n = totals["blocks"]
-        out = {"psnr": totals["psnr_sum"] / n, "ssim": totals["ssim_sum"] / n,
+        out = {**mean_with_ci("psnr", totals), **mean_with_ci("ssim", totals),
                "mse": totals["mse_sum"] / n, "blocks": n}
         if "correct" in totals:
-            out["accuracy"] = totals["correct"] / n
+            out |= rate_with_ci("accuracy", totals["correct"], n)
         return out
 
     def describe(self):

@@ -36,10 +36,9 @@ import tensorflow as tf
 
 from ... import metrics as task_metrics
 from ...errors import ScenarioError, UserError
-from ...phy import theory
 from ...registry import Spec, register
 from ...sim import train as train_lib
-from ..base import Metric
+from ..base import Metric, mean_with_ci, rate_with_ci, sums
 from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem, slug
 from .layers import PACKAGE, ChannelLayer, complex_to_real, real_to_complex
@@ -682,16 +681,17 @@ class _MijsccSystem(LearnedSystem):
         # Pilots included; a sample with nothing to send sends no pilots either.
         uses = [self.receiver.num_transmitted(int(k), self.channel.coherence) if k else 0
                 for k in sent]
-        return {"psnr_sum": float(psnr.sum()), "correct": int(np.sum(predictions == labels)),
-                "symbols_sent": int(sent.sum()), "channel_uses": int(sum(uses))}
+        return {**sums("psnr", psnr), "correct": int(np.sum(predictions == labels)),
+                **sums("symbols_sent", sent), **sums("channel_uses", uses)}
 
     def summarize(self, totals):
+        # t-intervals for the means (PSNR, symbols and channel uses per sample), Wilson for
+        # accuracy (linksim.metrics).
         n = totals["blocks"]
-        low, high = theory.wilson_interval(totals["correct"], n)
-        return {"psnr": totals["psnr_sum"] / n, "accuracy": totals["correct"] / n,
-                "accuracy_ci_low": low, "accuracy_ci_high": high,
-                "fraction_sent": totals["symbols_sent"] / (n * self.architecture["num_symbols"]),
-                "channel_uses": totals["channel_uses"] / n, "blocks": n,
+        return {**mean_with_ci("psnr", totals), **rate_with_ci("accuracy", totals["correct"], n),
+                **mean_with_ci("fraction_sent", totals, total="symbols_sent",
+                               scale=1 / self.architecture["num_symbols"]),
+                **mean_with_ci("channel_uses", totals), "blocks": n,
                 "correct": totals["correct"]}
 
     def describe(self):

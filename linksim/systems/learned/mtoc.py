@@ -37,9 +37,8 @@ from typing import Literal
 import keras
 import numpy as np
 
-from ...phy import theory
 from ...registry import Spec, register
-from ..base import Metric
+from ..base import Metric, mean_with_ci, rate_with_ci, sums
 from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem
 from .layers import PACKAGE
@@ -227,20 +226,20 @@ class _TaskOriented(LearnedSystem):
                 for i, task in enumerate(self.tasks)}
 
     def evaluate(self, outputs, targets):
-        return {f"correct_{rx}": int(np.sum(np.argmax(outputs[rx].numpy(), axis=-1) == t))
-                for rx, t in targets.items()}
+        correct = np.stack([np.argmax(outputs[rx].numpy(), axis=-1) == t
+                            for rx, t in targets.items()])               # [receivers, batch]
+        # Per-sample mean over receivers: its sum of squares gives accuracy_mean a t-interval.
+        return {**{f"correct_{rx}": int(c.sum()) for rx, c in zip(targets, correct)},
+                **sums("correct_mean", correct.mean(axis=0))}
 
     def summarize(self, totals):
         n = totals["blocks"]
         row = {"blocks": n}
         for i in range(self.num_receivers):
-            correct = totals[f"correct_rx{i + 1}"]
-            lo, hi = theory.wilson_interval(correct, n)
-            row.update({f"accuracy_rx{i + 1}": correct / n, f"accuracy_rx{i + 1}_ci_low": lo,
-                        f"accuracy_rx{i + 1}_ci_high": hi})
-        row["accuracy_mean"] = float(np.mean([row[f"accuracy_rx{i + 1}"]
-                                              for i in range(self.num_receivers)]))
-        return row
+            row |= rate_with_ci(f"accuracy_rx{i + 1}", totals[f"correct_rx{i + 1}"], n)
+        # Accuracy averaged over receivers = mean over samples of each sample's share of
+        # receivers decided right: a t-interval (linksim.metrics).
+        return row | mean_with_ci("accuracy_mean", totals, total="correct_mean")
 
     def describe(self):
         facts = super().describe()
