@@ -1,5 +1,6 @@
 """5G LDPC with early termination: the same error rates as Sionna's decoder, fewer iterations."""
 import numpy as np
+import pytest
 import tensorflow as tf
 from sionna.phy.fec.ldpc import LDPC5GDecoder
 
@@ -52,20 +53,26 @@ def test_early_termination_false_is_sionna_decoder_bit_exact():
     assert type(code.decoder) is LDPC5GDecoder
     reference = LDPC5GDecoder(code.encoder, num_iter=ITERATIONS, cn_update="boxplus-phi",
                               hard_out=True, return_infobits=True)
-    system, stop = make_link(False)
     # Noisy LLRs near the waterfall, where decoding outcomes differ between blocks.
-    no = noise_variance(1.5, "ebno", system.info_bits_per_channel_use)
-    bits = tf.cast(tf.random.uniform([100, K], maxval=2, dtype=tf.int32), tf.float32)
-    x = system.modulation.mapper(code.encoder(bits))
-    noise = tf.complex(tf.random.normal(x.shape), tf.random.normal(x.shape)) * np.sqrt(no / 2)
-    llr = system.modulation.demapper(x + tf.cast(noise, x.dtype), no)
+    bits, llr = noisy_llr(code, 100, 1.5)
     decoded = tf.function(code.decoder, jit_compile=True)(llr)
     assert np.array_equal(decoded.numpy(), tf.function(reference, jit_compile=True)(llr).numpy())
     assert 0 < np.mean(np.any(decoded.numpy() != bits.numpy(), axis=-1)) < 1
 
 
-def test_decoder_keeps_leading_dimensions_and_stops_early_without_noise():
-    code = registry.build("code", {"name": "ldpc5g", "k": K, "n": N}, key="code")
+def noisy_llr(code, batch, ebno_db):
+    """Info bits [batch, k] and QPSK AWGN channel logits [batch, n] of their codewords."""
+    system, _ = make_link(False)
+    no = noise_variance(ebno_db, "ebno", code.rate * 2)
+    bits = tf.cast(tf.random.uniform([batch, code.k], maxval=2, dtype=tf.int32), tf.float32)
+    x = system.modulation.mapper(code.encoder(bits))
+    noise = tf.complex(tf.random.normal(x.shape), tf.random.normal(x.shape)) * np.sqrt(no / 2)
+    return bits, system.modulation.demapper(x + tf.cast(noise, x.dtype), no)
+
+
+@pytest.mark.parametrize("n", [N, 500], ids=["quasi-cyclic check", "gathered check"])
+def test_decoder_keeps_leading_dimensions_and_stops_early_without_noise(n):
+    code = registry.build("code", {"name": "ldpc5g", "k": K, "n": n}, key="code")
     assert isinstance(code.decoder, EarlyTerminationLDPC5GDecoder)
     bits = tf.cast(tf.random.uniform([4, 3, K], maxval=2, dtype=tf.int32), tf.float32)
     llr = 10.0 * (2.0 * code.encoder(bits) - 1.0)  # Sionna's logits: positive means 1
@@ -74,3 +81,18 @@ def test_decoder_keeps_leading_dimensions_and_stops_early_without_noise():
     assert np.array_equal(decoded.numpy(), bits.numpy())
     assert 1 <= used.numpy().min() and used.numpy().max() < ITERATIONS
 
+
+
+def test_quasi_cyclic_and_gathered_syndrome_checks_agree():
+    code = registry.build("code", {"name": "ldpc5g", "k": K, "n": N}, key="code")
+
+    class Gathered(EarlyTerminationLDPC5GDecoder):
+        def _syndrome_check(self):
+            return self._gather_check()
+
+    gathered = Gathered(code.encoder, num_iter=ITERATIONS)
+    _, llr = noisy_llr(code, 64, 2.0)
+    used = [tf.function(decoder)(llr, return_num_iter=True)[1].numpy()
+            for decoder in (code.decoder, gathered)]
+    assert np.array_equal(*used)
+    assert 1 < used[0].min() and used[0].max() <= ITERATIONS and len(set(used[0])) > 2
