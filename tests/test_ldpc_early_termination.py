@@ -14,7 +14,7 @@ K, N, ITERATIONS = 256, 512, 20
 
 def make_link(early_termination):
     # Two codewords per frame: iterations are counted per codeword, not per frame.
-    stop = Stop(block_errors=10 ** 9, max_blocks=1000, batch_size=250)
+    stop = Stop(block_errors=10 ** 9, max_blocks=600, batch_size=150)
     system = registry.build(
         "system", {"name": "link", "codewords_per_frame": 2,
                    "code": {"name": "ldpc5g", "k": K, "n": N, "iterations": ITERATIONS,
@@ -26,6 +26,16 @@ def make_link(early_termination):
     return system, stop
 
 
+def noisy_llr(code, batch, ebno_db):
+    """Info bits [batch, k] and QPSK AWGN channel logits [batch, n] of their codewords."""
+    qpsk = registry.build("modulation", {"name": "qam", "bits_per_symbol": 2}, key="m")
+    no = noise_variance(ebno_db, "ebno", code.rate * 2)
+    bits = tf.cast(tf.random.uniform([batch, code.k], maxval=2, dtype=tf.int32), tf.float32)
+    x = qpsk.mapper(code.encoder(bits))
+    noise = tf.complex(tf.random.normal(x.shape), tf.random.normal(x.shape)) * np.sqrt(no / 2)
+    return bits, qpsk.demapper(x + tf.cast(noise, x.dtype), no)
+
+
 def test_error_rates_agree_and_iterations_fall_with_snr():
     systems = {flag: make_link(flag) for flag in (True, False)}
     iterations = []
@@ -35,7 +45,7 @@ def test_error_rates_agree_and_iterations_fall_with_snr():
                                                       seed=3, stop=stop)[0])
                 for flag, (system, stop) in systems.items()}
         on, off = rows[True], rows[False]
-        assert on["blocks"] == off["blocks"] == 1000
+        assert on["blocks"] == off["blocks"] == 600
         for metric in ("bler", "ber"):
             lo, hi = f"{metric}_ci_low", f"{metric}_ci_high"
             assert on[lo] <= off[hi] and off[lo] <= on[hi], (ebno_db, metric, on, off)
@@ -58,16 +68,6 @@ def test_early_termination_false_is_sionna_decoder_bit_exact():
     decoded = tf.function(code.decoder, jit_compile=True)(llr)
     assert np.array_equal(decoded.numpy(), tf.function(reference, jit_compile=True)(llr).numpy())
     assert 0 < np.mean(np.any(decoded.numpy() != bits.numpy(), axis=-1)) < 1
-
-
-def noisy_llr(code, batch, ebno_db):
-    """Info bits [batch, k] and QPSK AWGN channel logits [batch, n] of their codewords."""
-    system, _ = make_link(False)
-    no = noise_variance(ebno_db, "ebno", code.rate * 2)
-    bits = tf.cast(tf.random.uniform([batch, code.k], maxval=2, dtype=tf.int32), tf.float32)
-    x = system.modulation.mapper(code.encoder(bits))
-    noise = tf.complex(tf.random.normal(x.shape), tf.random.normal(x.shape)) * np.sqrt(no / 2)
-    return bits, system.modulation.demapper(x + tf.cast(noise, x.dtype), no)
 
 
 @pytest.mark.parametrize("n", [N, 500], ids=["quasi-cyclic check", "gathered check"])
