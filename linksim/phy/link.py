@@ -23,11 +23,16 @@ class DigitalLink(Block):
         Information bits of ``codewords`` codewords per frame.
     no : scalar or [batch], tf.float32
         Noise variance N0 per complex symbol (linear).
+    return_iterations : bool
+        Also return the decoder iterations of each codeword.
 
     Output
     ------
     bits_hat : [batch, codewords, k], tf.float32
         Decoded information bits.
+    iterations : [batch, codewords], tf.int32
+        Only with ``return_iterations``: decoder iterations used per codeword
+        (see :meth:`linksim.phy.coding.Code.decode`).
     """
 
     def __init__(self, *, code, modulation, channel, receiver, precision=None, **kwargs):
@@ -43,7 +48,7 @@ class DigitalLink(Block):
         data = -(-codewords * self.code.n // m)
         return data, self.receiver.num_transmitted(data, self.channel.coherence)
 
-    def call(self, bits, no):
+    def call(self, bits, no, return_iterations=False):
         batch, codewords = tf.shape(bits)[0], bits.shape[1]
         coded_bits = self.code.n * codewords
         m = self.modulation.bits_per_symbol
@@ -58,4 +63,6 @@ class DigitalLink(Block):
         x_hat, no_eff = self.receiver.equalize(y, h, no, coherence, num_data)
         llr = self.modulation.demapper(x_hat, no_eff)[:, :coded_bits]
         llr = tf.reshape(llr, [batch, codewords, self.code.n])
+        if return_iterations:
+            return self.code.decode(llr)
         return self.code.decoder(llr)

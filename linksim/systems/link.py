@@ -13,7 +13,7 @@ from ..metrics import wilson_interval
 from ..phy import theory
 from ..phy.link import DigitalLink
 from ..registry import Spec, register
-from .base import Metric, System
+from .base import Metric, System, mean_of
 
 # Code bits one batch may carry: beyond this a batch no longer fits in memory.
 MAX_BATCH_BITS = 50_000_000
@@ -62,25 +62,26 @@ class LinkSystem(System):
 
     def _simulate(self, no):
         bits = self._source([self.batch_size, self.codewords_per_frame, self.code.k])
-        bits_hat = self.link(bits, no)
+        bits_hat, iterations = self.link(bits, no, return_iterations=True)
         errors = tf.cast(tf.not_equal(bits, bits_hat), tf.int64)
         bit_errors = tf.reduce_sum(errors)
         block_errors = tf.reduce_sum(tf.cast(tf.reduce_any(errors > 0, axis=-1), tf.int64))
-        return bit_errors, block_errors
+        return bit_errors, block_errors, tf.reduce_sum(tf.cast(iterations, tf.int64))
 
     def run_batch(self, no, *, batch_index):
         try:
-            bit_errors, block_errors = self._step(tf.constant(no, tf.float32))
+            bit_errors, block_errors, iterations = self._step(tf.constant(no, tf.float32))
         except tf.errors.InvalidArgumentError:
             if not self._xla:
                 raise
             # Some Sionna decoders have ops XLA cannot compile; graph mode still runs them.
             self._xla = False
             self._step = tf.function(self._simulate)
-            bit_errors, block_errors = self._step(tf.constant(no, tf.float32))
+            bit_errors, block_errors, iterations = self._step(tf.constant(no, tf.float32))
         blocks = self.batch_size * self.codewords_per_frame
         return {"blocks": blocks, "block_errors": int(block_errors),
-                "bits": blocks * self.code.k, "bit_errors": int(bit_errors)}
+                "bits": blocks * self.code.k, "bit_errors": int(bit_errors),
+                "iterations": int(iterations)}
 
     def finished(self, totals, stop):
         return (totals["block_errors"] >= stop.block_errors
@@ -98,7 +99,9 @@ class LinkSystem(System):
                 "blocks": totals["blocks"], "block_errors": totals["block_errors"],
                 "bits": totals["bits"], "bit_errors": totals["bit_errors"],
                 "bler_ci_low": bler_lo, "bler_ci_high": bler_hi,
-                "ber_ci_low": ber_lo, "ber_ci_high": ber_hi}
+                "ber_ci_low": ber_lo, "ber_ci_high": ber_hi,
+                # Points simulated before iterations were counted have none (NaN).
+                "iterations_mean": mean_of(totals, "iterations")}
 
     def theory(self, snr_db, definition):
         curves = {}
