@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 from sionna.phy import config  # noqa: E402
 from sionna.phy.channel import AWGN  # noqa: E402
-from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder  # noqa: E402
+from sionna.phy.fec.ldpc import LDPC5GDecoder  # noqa: E402
 from sionna.phy.mapping import BinarySource, Demapper, Mapper  # noqa: E402
 from sionna.phy.utils import ebnodb2no  # noqa: E402
 
