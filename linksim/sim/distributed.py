@@ -25,6 +25,7 @@ anyway are dropped by the runner, so metrics.csv equals the serial run's.
 """
 import contextlib
 import json
+import logging
 import threading
 import uuid
 
@@ -87,9 +88,11 @@ def _connect(stack, *, workers, cluster):
             raise UserError(f"--cluster {cluster}: no worker joined within 60 s") from None
         return client
     # One single-thread worker process per point in flight; loopback only, no dashboard.
+    # Errors only: a worker whose TensorFlow threads delay its exit is otherwise reported
+    # at every shutdown.
     local = stack.enter_context(LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-        scheduler_port=0, dashboard_address=None))
+        scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR))
     return stack.enter_context(Client(local))
 
 
