@@ -65,14 +65,14 @@ def main():
               "scheduler is at ADDR, e.g. tcp://127.0.0.1:8786.")
 def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet, workers, cluster):
     """Simulate SCENARIO_FILE and write metrics.csv, run.json and plots."""
-    from . import scenario as scenario_lib
-    from .plot import plot_results
-    from .sim.runner import run as run_scenario
     if workers is not None and workers < 1:
         raise UserError(f"--workers: {workers} is not valid; give 1 or more worker processes")
     if workers is not None and cluster is not None:
         raise UserError("--workers and --cluster: give one (a local cluster of N workers, or "
                         "the address of an existing one), not both")
+    from . import scenario as scenario_lib
+    from .plot import plot_results
+    from .sim.runner import run as run_scenario
     scenario = scenario_lib.load(scenario_file, seed=seed,
                                  snr_db=parse_snr(snr_db) if snr_db else None)
     out = out or pathlib.Path("results") / scenario.name

@@ -78,7 +78,7 @@ def _connect(stack, *, workers, cluster):
                         "pip install -e '.[distributed]'") from None
     if cluster is not None:
         try:
-            client = stack.enter_context(Client(cluster, timeout=20))
+            client = stack.enter_context(Client(cluster, timeout=10))
         except (OSError, TimeoutError, ValueError) as err:
             raise UserError(f"--cluster {cluster}: no Dask scheduler answers there "
                             f"({err}); give its address, e.g. tcp://127.0.0.1:8786") from None
