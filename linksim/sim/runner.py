@@ -95,16 +95,17 @@ def _this_process():
 
 
 def _git_state():
-    here = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
     def git(*args):
-        return subprocess.run(["git", "-C", here, *args], capture_output=True, text=True,
+        return subprocess.run(["git", "-C", package, *args], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
     try:
-        # Dirty: tracked files differ from the commit, so the commit alone does not say
-        # which code computed the point.
+        # Dirty: the linksim package differs from the commit, so the commit alone does not
+        # say which code computed the point (changed results files do not count).
         return {"git_commit": git("rev-parse", "HEAD"),
-                "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+                "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--",
+                                      package))}
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None}
 
