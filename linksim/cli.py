@@ -55,7 +55,8 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False, path_type=pathlib.Path),
               help="Results directory [default: results/<scenario name>].")
 @click.option("--seed", type=int, help="Override the scenario's seed.")
-@click.option("--snr-db", "snr_db", help="Override the SNR grid: '0,1,2' or 'start:stop:step' (dB).")
+@click.option("--snr-db", "snr_db", help="Override the SNR grid: '0,1,2' or 'start:stop:step' "
+              "(dB); points already finished in --out stay in the results (the union).")
 @click.option("--fresh", is_flag=True, help="Discard finished points in --out instead of resuming.")
 @click.option("--no-plot", is_flag=True, help="Skip writing PNG plots.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")

@@ -171,7 +171,8 @@ def test_foreign_directory_is_refused(tmp_path, fresh):
     (out / "metrics.csv").write_text("not linksim's")
     result = invoke("run", scenario(tmp_path), "--out", out, "--quiet", *fresh)
     assert result.exit_code == 2, result.output
-    assert len(result.output.strip().splitlines()) == 1 and "no run.json of linksim" in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "no run.json of linksim" in lines[0]
     assert [p.name for p in out.iterdir()] == ["metrics.csv"]
     assert (out / "metrics.csv").read_text() == "not linksim's"
 
@@ -196,12 +197,10 @@ def test_points_out_of_order_give_the_serial_results(tmp_path, monkeypatch):
     run(path, serial)
 
     def all_at_once_highest_first(sweeps, *, begin, finish, spec, **_):
-        late = 0
         while todo := sorted(((snr, sweep) for sweep in sweeps for snr in sweep.missing),
                              key=lambda t: -t[0]):
             for snr, sweep in todo:
                 if snr not in sweep.missing:
-                    late += 1
                     continue
                 begin(sweep)
                 scenario_spec = spec["scenario"]
@@ -209,7 +208,6 @@ def test_points_out_of_order_give_the_serial_results(tmp_path, monkeypatch):
                     sweep.system, snr_db=snr, definition=scenario_spec["snr"]["definition"],
                     seed=scenario_spec["seed"], stop=runner.scenario_lib.Stop(
                         **scenario_spec["stop"]), worker="fake"))
-        return late
     monkeypatch.setattr(distributed, "run_points", all_at_once_highest_first)
     out = tmp_path / "parallel"
     result = run(path, out, "--workers", "2")

@@ -2,9 +2,10 @@
 
 Engine: Dask distributed, imported only here and only when asked for, so a serial
 run never loads it (``pip install -e '.[distributed]'``). A local cluster
-(``--workers N``) listens on 127.0.0.1 only. Ray was not chosen: Ray 2.x binds its
-services to the machine's network interface address even when told
-``_node_ip_address="127.0.0.1"``, so a "local" Ray run opens ports on the network.
+(``--workers N``) listens on 127.0.0.1 only. Ray was not chosen: Ray (2.60, as
+checked here) binds its services to the machine's network interface address even
+when told ``_node_ip_address="127.0.0.1"``, so a "local" Ray run opens ports on the
+network.
 
 How a system reaches a worker: it is rebuilt there from the scenario (plain JSON
 data), once per worker process, never pickled (Keras models and Sionna blocks do
@@ -19,9 +20,10 @@ worker that dies mid-point loses only that point's work: the scheduler runs it
 again elsewhere. A driver that dies loses the points in flight; a rerun resumes.
 
 Scheduling: points go out in SNR order (lowest SNR first, systems interleaved),
-one per worker process in flight. When a point of an error-rate sweep comes back
-error-free, the sweep's points above it are cancelled, and any that finished
-anyway are dropped by the runner, so metrics.csv equals the serial run's.
+one per worker process in flight (so at most that many points are computed ahead).
+When a point of an error-rate sweep comes back error-free, the sweep's points above
+it still in flight are cancelled; those above it that came back first were saved and
+are dropped by the runner at the end, so metrics.csv and points/ equal the serial run's.
 """
 import contextlib
 import json
@@ -55,11 +57,6 @@ def run_points(sweeps, *, begin, finish, workers, cluster, spec, show_progress):
         (absolute): what a worker rebuilds the systems from.
     show_progress : bool
         Print where the points run.
-
-    Returns
-    -------
-    int
-        Points that came back no longer needed (past an error-free point) and were dropped.
     """
     with contextlib.ExitStack() as stack:
         client = _connect(stack, workers=workers, cluster=cluster)
@@ -67,7 +64,7 @@ def run_points(sweeps, *, begin, finish, workers, cluster, spec, show_progress):
             names = sorted(str(w.get("name")) for w in client.scheduler_info()["workers"].values())
             print(f"dask: {client.scheduler.address}, {len(names)} worker(s): "
                   f"{', '.join(names)}", flush=True)
-        return _schedule(client, sweeps, begin=begin, finish=finish, spec=spec)
+        _schedule(client, sweeps, begin=begin, finish=finish, spec=spec)
 
 
 def _connect(stack, *, workers, cluster):
@@ -98,7 +95,7 @@ def _connect(stack, *, workers, cluster):
 
 def _schedule(client, sweeps, *, begin, finish, spec):
     from distributed import as_completed
-    in_flight, dropped = {}, 0
+    in_flight = {}
     arrived = as_completed()
 
     def fill():
@@ -124,17 +121,13 @@ def _schedule(client, sweeps, *, begin, finish, spec):
         if where is None:  # cancelled below
             continue
         i, snr = where
-        record = future.result()  # a failing point stops the run; saved points stay
-        if snr in sweeps[i].missing:
-            finish(sweeps[i], snr, record)
-        else:
-            dropped += 1
+        # Still needed: points that stop being needed are cancelled at once (below).
+        finish(sweeps[i], snr, future.result())  # a failing point stops the run
         for other, (j, other_snr) in list(in_flight.items()):
             if j == i and other_snr not in sweeps[i].missing:
                 other.cancel()
                 del in_flight[other]
         fill()
-    return dropped
 
 
 def _evaluate_remote(spec, label, snr_db):

@@ -2,7 +2,7 @@
 
 Layout of ``results/<scenario>/``::
 
-    run.json                    scenario as resolved, hash, SNR grid, systems, who computed the points
+    run.json                    scenario as resolved, hash, SNR grid, systems, who made the points
     metrics.csv                 one row per (system, SNR point)
     points/<system>/<snr>.json  finished points with their provenance: what a rerun resumes from
     table.md                    every metric as a system x SNR table

@@ -216,19 +216,18 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
         if show_progress:
             tqdm.write(_point_line(sweep.system, record))
 
-    late = 0  # distributed points that came back after they stopped being needed
     if workers is None and cluster is None:
         _run_serial(sweeps, begin=begin, finish=finish, definition=definition,
                     seed=scenario.seed, stop=scenario.stop, show_progress=show_progress)
     else:
         from . import distributed
-        late = distributed.run_points(
+        distributed.run_points(
             sweeps, begin=begin, finish=finish, workers=workers, cluster=cluster,
             spec={"scenario": scenario.model_dump(mode="json"),
                   "checkpoint_root": os.path.abspath("checkpoints")},
             show_progress=show_progress)
 
-    rows, records, skipped = [], [], []
+    rows, records, skipped, dropped = [], [], [], 0
     for sweep in sweeps:
         used, _, rest = sweep.walk()  # nothing is missing any more
         kept = {r["snr_db"] for r in used}
@@ -237,13 +236,13 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
         for snr in sorted(sweep.computed - kept):
             store.discard_point(sweep.system.label, snr)
             sweep.computed.discard(snr)
-            late += 1
+            dropped += 1
         records += used
         rows += [{k: v for k, v in r.items() if k not in ("totals", "provenance")} for r in used]
         skipped += [{"system": sweep.system.label, "snr_db": snr} for snr in rest]
     computed = sum(len(s.computed) for s in sweeps)
     summary = RunSummary(out=out, rows=rows, computed=computed, skipped=len(skipped),
-                         dropped=late, merged=len(set(grid) - set(requested)), written=[],
+                         dropped=dropped, merged=len(set(grid) - set(requested)), written=[],
                          reused={s.system.label: sorted({r["snr_db"] for r in s.walk()[0]}
                                                         - s.computed) for s in sweeps})
     if computed == 0 and store.complete and store.metrics_unchanged(rows) \
