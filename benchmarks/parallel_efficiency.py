@@ -14,8 +14,9 @@ inter-op thread per worker (linksim sets that on each worker from its Dask threa
 Start-up is not timed: each cluster first runs the sweep once to warm up (TensorFlow
 import, XLA compilation in every worker), then the same sweep is timed ``--repeats``
 times with ``fresh=True`` (every point recomputed) and the best time is kept.
-Speedup = T(1 worker) / T(N); efficiency = speedup / N. Counts are checked to be identical across all runs. Every listening
-socket of the scheduler and workers is checked to be on 127.0.0.1.
+Speedup = T(1 worker) / T(N); efficiency = speedup / N. Counts are checked to be
+identical across all runs, and every listening socket of the scheduler and workers
+to be on 127.0.0.1.
 
     python benchmarks/parallel_efficiency.py [--workers 2] [--points 8] [--blocks 4000]
                                              [--repeats 3]
