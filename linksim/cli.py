@@ -126,12 +126,22 @@ OUT = click.option("--out", type=click.Path(file_okay=False, path_type=pathlib.P
 @SCENARIO
 @OUT
 @click.option("--seed", help="Override the scenario's seed.")
-@click.option("--snr-db", "snr_db", help="Override the SNR grid: '0,1,2' or 'start:stop:step' (dB).")
+@click.option("--snr-db", "snr_db", help="Override the SNR grid: '0,1,2' or 'start:stop:step' "
+              "(dB); points already finished in --out stay in the results (the union).")
 @click.option("--fresh", is_flag=True, help="Discard finished points in --out instead of resuming.")
 @click.option("--no-plot", is_flag=True, help="Skip writing PNG plots.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet):
+@click.option("--workers", type=int, help="Run the SNR points on a local Dask cluster of this "
+              "many worker processes (127.0.0.1 only; needs the 'distributed' extra).")
+@click.option("--cluster", metavar="ADDR", help="Run the SNR points on the Dask cluster whose "
+              "scheduler is at ADDR, e.g. tcp://127.0.0.1:8786.")
+def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet, workers, cluster):
     """Simulate SCENARIO_FILE and write metrics.csv, run.json and plots."""
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers: {workers} is not valid; give 1 or more worker processes")
+    if workers is not None and cluster is not None:
+        raise UserError("--workers and --cluster: give one (a local cluster of N workers, or "
+                        "the address of an existing one), not both")
     from . import scenario as scenario_lib
     # The whole file is checked before TensorFlow is imported (seconds later).
     scenario = scenario_lib.load(scenario_file, out=out,
@@ -141,7 +151,12 @@ def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet):
     import_tensorflow()
     from .plot import plot_results
     from .sim.runner import run as run_scenario
-    run_scenario(scenario, out=out, file=scenario_file, fresh=fresh, show_progress=not quiet)
+    summary = run_scenario(scenario, out=out, file=scenario_file, fresh=fresh,
+                           show_progress=not quiet, workers=workers, cluster=cluster)
+    if not quiet:
+        for line in summary.reused_lines():
+            click.echo(line)
+    click.echo(summary)
     click.echo(f"results: {out / 'metrics.csv'}")
     if not no_plot:
         for path in plot_results(out):

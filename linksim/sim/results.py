@@ -2,13 +2,22 @@
 
 Layout of ``results/<scenario>/``::
 
-    run.json                    scenario as resolved, hash, versions, machine, durations
+    run.json                    scenario as resolved, hash, SNR grid, systems, who made the points
     metrics.csv                 one row per (system, SNR point)
-    points/<system>/<snr>.json  finished points: what an interrupted run resumes from
+    points/<system>/<snr>.json  finished points with their provenance: what a rerun resumes from
     table.md                    every metric as a system x SNR table
     <metric>.png                plots
+
+Life of a directory: a run first only *checks* it (a directory of another scenario
+with finished points, or a non-empty one linksim did not make, is refused). Just
+before the first point is computed it *claims* it (``run.json`` holding only the
+scenario hash; ``--fresh`` or a new scenario first deletes what linksim wrote
+there, nothing else). Points are saved as they finish; metrics.csv, table.md and
+the complete run.json are written last, so an interrupted run leaves finished
+points and either no metrics.csv or the previous, consistent one.
 """
 import csv
+import io
 import json
 import math
 import os
@@ -18,15 +27,42 @@ import tempfile
 
 from ..errors import UserError
 
+TABLE, METRICS, RUN = "table.md", "metrics.csv", "run.json"
+
+
+def _umask():
+    # os.umask can only be read by setting it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 
 def write_atomic(path, text):
-    """Write ``text`` to ``path`` so readers see the old or the new file, never half of one."""
+    """Write ``text`` to ``path`` so readers see the old or the new file, never half of one.
+
+    The file gets the mode a plain ``open`` would give it (0644 under umask 022),
+    not mkstemp's private 0600.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_if_changed(path, text):
+    """Write ``text`` atomically unless ``path`` already holds exactly it; True if written."""
+    path = pathlib.Path(path)
+    if path.exists() and path.read_bytes() == text.encode():
+        return False
+    write_atomic(path, text)
+    return True
 
 
 def slug(label):
@@ -39,66 +75,138 @@ def _json_safe(value):
     return value
 
 
+def _read_run(path):
+    """A run.json written by linksim (a dict with ``scenario_hash``), else None."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "scenario_hash" in data else None
+
+
 class ResultStore:
-    """Finished points of one scenario run in ``out``; refuses to mix runs of another scenario."""
+    """Finished points of one scenario run in ``out``; refuses to mix runs of another scenario.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The results directory (need not exist).
+    scenario_hash : str
+        :meth:`linksim.scenario.Scenario.content_hash` of the scenario being run.
+    fresh : bool
+        Discard what an earlier run wrote here (at :meth:`claim`, not before).
+
+    Raises
+    ------
+    UserError
+        ``out`` holds finished points of another scenario (and not ``fresh``), or
+        is a non-empty directory without a linksim run.json.
+    """
 
     def __init__(self, out, *, scenario_hash, fresh=False):
         self.out = pathlib.Path(out)
         self.scenario_hash = scenario_hash
-        run_file = self.out / "run.json"
-        has_points = any(self.out.glob("points/*/*.json"))
-        old = json.loads(run_file.read_text()).get("scenario_hash") if run_file.exists() else None
+        self.fresh = fresh
+        self.previous = _read_run(self.out / RUN)
+        if self.out.exists() and not self.out.is_dir():
+            raise UserError(f"{self.out}: not a directory; --out needs a directory")
+        if self.previous is None and self.out.is_dir() and any(self.out.iterdir()):
+            raise UserError(f"{self.out}: not empty and has no run.json of linksim; choose a new "
+                            "or empty --out (linksim only replaces results it wrote)")
+        old = self.previous and self.previous["scenario_hash"]
         # Only finished points can be mixed up; a claim without points (a run stopped before
-        # its first point, e.g. by a scenario mistake) is simply taken over.
-        if has_points and old != scenario_hash and not fresh:
+        # its first point) is simply taken over.
+        if old != scenario_hash and self._point_files() and not fresh:
             raise UserError(f"{self.out}: holds results of a different scenario (hash {old}, "
                             f"now {scenario_hash}); rerun with --fresh to replace them or "
                             "choose another --out")
-        if fresh:
-            for point in self.out.glob("points/*/*.json"):
-                point.unlink()
+        self._claimed = old == scenario_hash and not fresh
+
+    @property
+    def complete(self):
+        """True when run.json describes a finished run of this scenario (not just a claim)."""
+        return (not self.fresh and self.previous is not None
+                and self.previous["scenario_hash"] == self.scenario_hash
+                and "systems" in self.previous)
+
+    def _point_files(self):
+        return sorted(self.out.glob("points/*/snr_*.json"))
+
+    def claim(self):
+        """Make ``out`` this scenario's: called when the first point starts (idempotent).
+
+        With ``fresh`` or a directory of another scenario, first deletes the files linksim
+        wrote there: points, metrics.csv, table.md, run.json and the plots run.json names.
+        """
+        if self._claimed:
+            return
+        for point in self._point_files():
+            point.unlink()
+        for folder in self.out.glob("points/*"):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        if (self.out / "points").is_dir() and not any((self.out / "points").iterdir()):
+            (self.out / "points").rmdir()
+        plots = {f"{m['name']}.png" for s in (self.previous or {}).get("systems", [])
+                 for m in s.get("metrics", [])}
+        for name in (METRICS, TABLE, *sorted(plots)):
+            (self.out / name).unlink(missing_ok=True)
         self.out.mkdir(parents=True, exist_ok=True)
         # Claim the directory first, so a later run with another scenario refuses to mix.
-        if old != scenario_hash or fresh:
-            write_atomic(run_file, json.dumps({"scenario_hash": scenario_hash}, indent=2))
+        write_atomic(self.out / RUN, json.dumps({"scenario_hash": self.scenario_hash}, indent=2))
+        self.previous = None
+        self._claimed = True
 
     def previous_facts(self):
         """System facts of the last complete run here, by label (reused for systems not rebuilt)."""
-        run_file = self.out / "run.json"
-        systems = json.loads(run_file.read_text()).get("systems", []) if run_file.exists() else []
-        return {s["label"]: s for s in systems}
+        return {s["label"]: s for s in (self.previous or {}).get("systems", [])}
 
     def _point_path(self, label, snr_db):
         return self.out / "points" / slug(label) / f"snr_{snr_db:+08.3f}.json"
 
+    def finished_snrs(self, labels):
+        """SNR values (dB) of the finished points of systems ``labels`` (none when fresh)."""
+        if self.fresh:
+            return set()
+        folders = {slug(label) for label in labels}
+        return {json.loads(p.read_text())["snr_db"] for p in self._point_files()
+                if p.parent.name in folders}
+
     def load_point(self, label, snr_db):
+        """The saved record of a finished point, or None (always None when fresh)."""
         path = self._point_path(label, snr_db)
-        return json.loads(path.read_text()) if path.exists() else None
+        return json.loads(path.read_text()) if path.exists() and not self.fresh else None
 
     def save_point(self, label, snr_db, record):
         record = {k: _json_safe(v) for k, v in record.items()}
         write_atomic(self._point_path(label, snr_db), json.dumps(record, indent=1))
 
-    def write_metrics(self, rows):
-        """metrics.csv from point records (list of dicts), columns in order of first use."""
+    def discard_point(self, label, snr_db):
+        self._point_path(label, snr_db).unlink(missing_ok=True)
+
+    def metrics_text(self, rows):
+        """metrics.csv for point rows (list of dicts), columns in order of first use."""
         columns = []
         for row in rows:
             columns += [c for c in row if c not in columns]
-        with tempfile.NamedTemporaryFile("w", dir=self.out, delete=False, newline="",
-                                         prefix=".metrics.csv.") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in columns})
-        os.replace(f.name, self.out / "metrics.csv")
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in columns})
+        return text.getvalue()
 
-    def write_table(self, rows, metrics, *, title, definition):
+    def metrics_unchanged(self, rows):
+        path = self.out / METRICS
+        return path.exists() and path.read_bytes() == self.metrics_text(rows).encode()
+
+    def table_text(self, rows, metrics, *, title, definition):
         """table.md: one table per metric, a row per system and a column per SNR point."""
         snrs = sorted({r["snr_db"] for r in rows})
         systems = list(dict.fromkeys(r["system"] for r in rows))
         unit = {"esno": "Es/N0", "ebno": "Eb/N0"}[definition]
         lines = [f"# {title}", "", f"Columns: {unit} in dB. Written by `linksim run`; "
-                 "see run.json for the scenario, versions and machine.", ""]
+                 "see run.json for the scenario and points/ for who computed each point.", ""]
         for metric in metrics:
             lines += [f"## {metric.label}", "",
                       "| system | " + " | ".join(f"{s:g}" for s in snrs) + " |",
@@ -108,17 +216,26 @@ class ResultStore:
                 cells = ["" if values.get(s) is None else f"{values[s]:.4g}" for s in snrs]
                 lines.append(f"| {system} | " + " | ".join(cells) + " |")
             lines.append("")
-        write_atomic(self.out / "table.md", "\n".join(lines))
+        return "\n".join(lines)
 
-    def write_run(self, info):
-        write_atomic(self.out / "run.json",
-                     json.dumps({"scenario_hash": self.scenario_hash, **info}, indent=2,
-                                default=str))
+    def write_results(self, rows, table, info):
+        """metrics.csv, table.md, then run.json (the mark of a complete run), each only if changed.
+
+        ``table``: the text of table.md; ``info``: run.json without the scenario hash.
+        Returns the names of the files written.
+        """
+        self.claim()
+        run = json.dumps({"scenario_hash": self.scenario_hash, **info}, indent=2, default=str)
+        written = [name for name, text in ((METRICS, self.metrics_text(rows)), (TABLE, table),
+                                           (RUN, run))
+                   if write_if_changed(self.out / name, text)]
+        self.previous = json.loads(run)
+        return written
 
 
 def read_metrics(out):
     """Rows of metrics.csv as dicts with floats where a value parses as a number."""
-    path = pathlib.Path(out) / "metrics.csv"
+    path = pathlib.Path(out) / METRICS
     if not path.exists():
         raise UserError(f"{out}: no metrics.csv here; run 'linksim run SCENARIO' first")
     rows = []
