@@ -11,8 +11,8 @@ How a system reaches a worker: it is rebuilt there from the scenario (plain JSON
 data), once per worker process, never pickled (Keras models and Sionna blocks do
 not pickle reliably). The driver prepares a learned system first (trains it if it
 has no checkpoint); workers only load that checkpoint, so they must see the
-driver's ``checkpoints/`` and data cache (``$LINKSIM_DATA``): the same machine or a
-shared file system.
+driver's ``<out>/checkpoints/`` and data cache (``$LINKSIM_DATA``): the same machine
+or a shared file system.
 
 Who writes: the driver saves each point the moment its result arrives, so points
 need no shared file system and the results directory has a single writer. A

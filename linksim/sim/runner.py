@@ -224,7 +224,7 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
         distributed.run_points(
             sweeps, begin=begin, finish=finish, workers=workers, cluster=cluster,
             spec={"scenario": scenario.model_dump(mode="json"),
-                  "checkpoint_root": os.path.abspath("checkpoints")},
+                  "checkpoint_root": str((scenario.results_dir / "checkpoints").resolve())},
             show_progress=show_progress)
 
     rows, records, skipped, dropped = [], [], [], 0
