@@ -6,14 +6,17 @@ batch 2000, at most 100 batches per point (``max_blocks`` 200000), stopping
 after the first error-free point. ``sim_ber`` runs the textbook XLA-compiled
 Monte Carlo function (Sionna's ``LDPC5GDecoder``); ``linksim run`` runs that
 scenario file as it ships (its ``ldpc5g`` code decodes with early
-termination) in-process, writing its results to a temporary folder. Each is
-timed once as a whole job (build, compile, simulate). Prints both wall times,
-their ratio and both curves side by side with 95% Wilson intervals, flagging
-points whose intervals do not overlap.
+termination) in-process, writing its results to a temporary folder, serially
+and, with ``--workers N``, again on a local Dask cluster of N worker processes
+(the SNR points in parallel, the same counts). Each is timed once as a whole
+job (build, compile, simulate; for ``--workers`` also starting the cluster).
+Prints the wall times, their ratios and the curves side by side with 95%
+Wilson intervals, flagging points whose intervals do not overlap.
 
-    python benchmarks/time_to_curve.py [--quick]
+    python benchmarks/time_to_curve.py [--quick] [--workers 2]
 """
 import argparse
+import csv
 import os
 import pathlib
 import platform
@@ -65,12 +68,15 @@ def sionna_curve(spec):
     return counts
 
 
-def linksim_curve(spec, out):
+def linksim_curve(spec, out, workers=None):
     """`linksim run` in-process on ``spec``: {Eb/N0 dB: (block errors, blocks)}."""
     path = pathlib.Path(out) / "ldpc_qpsk_awgn.yaml"
     path.write_text(yaml.safe_dump(spec))
-    rows = run(scenario_lib.load(path), out=pathlib.Path(out) / "results", file=path,
-               fresh=True, show_progress=False)
+    results = pathlib.Path(out) / "results"
+    run(scenario_lib.load(path, out=results), out=results, file=path, fresh=True,
+        show_progress=False, workers=workers)
+    with open(results / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     return {float(row["snr_db"]): (int(row["block_errors"]), int(row["blocks"])) for row in rows}
 
 
@@ -84,6 +90,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="sanity run: Eb/N0 1, 2, 2.5 dB and at most 5 batches per point")
+    parser.add_argument("--workers", type=int,
+                        help="also time linksim run on a local Dask cluster of this many workers")
     args = parser.parse_args()
     spec = yaml.safe_load(SCENARIO.read_text())
     spec["snr"]["db"] = [float(x) for x in scenario_lib.load(SCENARIO).snr.values()]
@@ -93,8 +101,12 @@ def main():
         spec["stop"]["max_blocks"] = 5 * spec["stop"]["batch_size"]
     config.seed = spec["seed"]
     sionna_s, sionna = timed(sionna_curve, spec)
-    with tempfile.TemporaryDirectory() as tmp:
-        linksim_s, linksim = timed(linksim_curve, spec, tmp)
+    curves, seconds = {"sim_ber": sionna}, {"sim_ber": sionna_s}
+    runs = [("linksim run", None)] + ([(f"linksim run --workers {args.workers}", args.workers)]
+                                      if args.workers else [])
+    for name, workers in runs:
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds[name], curves[name] = timed(linksim_curve, spec, tmp, workers)
 
     stop = spec["stop"]
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPU cores, "
@@ -102,13 +114,16 @@ def main():
     print(f"{SCENARIO.name}{' (--quick)' if args.quick else ''}: Eb/N0 {spec['snr']['db']} dB, "
           f"{stop['block_errors']} block errors or {stop['max_blocks']} blocks per point, "
           f"batch {stop['batch_size']}")
-    print(f"sim_ber: {sionna_s:.1f} s, linksim run: {linksim_s:.1f} s, "
-          f"linksim / sim_ber: {linksim_s / sionna_s:.3f}\n")
-    print("| Eb/N0 dB | sim_ber BLER [95% CI] (blocks) | linksim BLER [95% CI] (blocks) | CIs overlap |")
-    print("|---|---|---|---|")
-    for ebno_db in sorted(set(sionna) | set(linksim)):
+    for name in runs:
+        print(f"{name[0]}: {seconds[name[0]]:.1f} s, / sim_ber ({sionna_s:.1f} s): "
+              f"{seconds[name[0]] / sionna_s:.3f}")
+    names = list(curves)
+    print("\n| Eb/N0 dB | " + " | ".join(f"{n} BLER [95% CI] (blocks)" for n in names)
+          + " | CIs overlap |")
+    print("|---|" + "---|" * (len(names) + 1))
+    for ebno_db in sorted(set().union(*curves.values())):
         cells, intervals = [f"{ebno_db:.1f}"], []
-        for curve in (sionna, linksim):
+        for curve in curves.values():
             if ebno_db not in curve:
                 cells.append("not simulated (early stop)")
                 continue
@@ -116,11 +131,9 @@ def main():
             lo, hi = wilson_interval(errors, blocks)
             intervals.append((lo, hi))
             cells.append(f"{errors / blocks:.2e} [{lo:.1e}, {hi:.1e}] ({blocks})")
-        overlap = (len(intervals) < 2 or (intervals[0][0] <= intervals[1][1]
-                                           and intervals[1][0] <= intervals[0][1]))
+        overlap = max(lo for lo, _ in intervals) <= min(hi for _, hi in intervals)
         cells.append("yes" if overlap else "**NO**")
         print("| " + " | ".join(cells) + " |")
-
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import click  # noqa: E402
 
 from .errors import ScenarioError, UserError  # noqa: E402
+from .tf_start import import_tensorflow  # noqa: E402
 
 MAX_OPTION_TEXT = 10_000
 SNR_OPTION = "snr.db (--snr-db)"
@@ -53,29 +54,6 @@ def parse_snr(text):
         raise ScenarioError(SNR_OPTION, f"{text!r} gives no SNR value; use '0,1,2' or "
                                         "'start:stop:step'")
     return values
-
-
-def import_tensorflow():
-    """Import TensorFlow (and start XLA) once, without the C++ start-up noise on stderr.
-
-    The full ``tensorflow`` wheel logs "Unable to register cuDNN factory" and the
-    like, and the first XLA compilation its service start, through absl before
-    ``TF_CPP_MIN_LOG_LEVEL`` applies; file descriptor 2 points at /dev/null while
-    that happens and is restored afterwards, so later errors and progress bars show.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-        tf.function(lambda x: x + 1, jit_compile=True)(tf.constant(0.0))
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 class Group(click.Group):

@@ -32,6 +32,7 @@ import threading
 import uuid
 
 from ..errors import UserError
+from ..tf_start import import_tensorflow
 
 # Sionna's random generators and seed are process-global: one point at a time per process.
 _LOCK = threading.Lock()
@@ -137,7 +138,8 @@ def _evaluate_remote(spec, label, snr_db):
     with _LOCK:
         key = json.dumps(spec, sort_keys=True)
         if key not in _SYSTEMS:
-            _limit_threads(worker.state.nthreads)
+            # TensorFlow threads of this worker = its Dask threads (1 in a local cluster).
+            import_tensorflow(threads=worker.state.nthreads)
             from .. import scenario as scenario_lib
             scenario = scenario_lib.Scenario.model_validate(spec["scenario"])
             _, _, systems = scenario_lib.build(scenario,
@@ -158,12 +160,3 @@ def _evaluate_remote(spec, label, snr_db):
                               worker=f"{worker.name} {worker.address}")
 
 
-def _limit_threads(nthreads):
-    """TensorFlow threads of this worker process = its Dask threads (1 in a local cluster)."""
-    import tensorflow as tf
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(nthreads)
-        tf.config.threading.set_inter_op_parallelism_threads(nthreads)
-    except RuntimeError:
-        # TensorFlow already ran an op in this process; its thread pools are fixed now.
-        pass
