@@ -83,7 +83,7 @@ def _this_process():
     """Machine, package versions and git state of the code computing points here."""
     import tensorflow as tf
     versions = {"python": platform.python_version()}
-    for package in ("linksim", "sionna-no-rt", "tensorflow", "tensorflow-cpu", "keras", "numpy"):
+    for package in ("linksim", "sionna-no-rt", "tensorflow", "keras", "numpy"):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
