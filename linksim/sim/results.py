@@ -201,21 +201,40 @@ class ResultStore:
         return path.exists() and path.read_bytes() == self.metrics_text(rows).encode()
 
     def table_text(self, rows, metrics, *, title, definition):
-        """table.md: one table per metric, a row per system and a column per SNR point."""
+        """table.md: one table per metric (value and 95% interval), a row per system and a
+        column per SNR point, then the samples (blocks) behind each point."""
         snrs = sorted({r["snr_db"] for r in rows})
         systems = list(dict.fromkeys(r["system"] for r in rows))
         unit = {"esno": "Es/N0", "ebno": "Eb/N0"}[definition]
-        lines = [f"# {title}", "", f"Columns: {unit} in dB. Written by `linksim run`; "
-                 "see run.json for the scenario and points/ for who computed each point.", ""]
-        for metric in metrics:
-            lines += [f"## {metric.label}", "",
-                      "| system | " + " | ".join(f"{s:g}" for s in snrs) + " |",
-                      "|---|" + "---|" * len(snrs)]
+        lines = [f"# {title}", "", f"Columns: {unit} in dB; cells: value [95% interval]. Written "
+                 "by `linksim run`; see run.json for the scenario and points/ for who computed "
+                 "each point.", ""]
+
+        def table(heading, cell):
+            lines.extend([f"## {heading}", "",
+                          "| system | " + " | ".join(f"{s:g}" for s in snrs) + " |",
+                          "|---|" + "---|" * len(snrs)])
             for system in systems:
-                values = {r["snr_db"]: r.get(metric.name) for r in rows if r["system"] == system}
-                cells = ["" if values.get(s) is None else f"{values[s]:.4g}" for s in snrs]
-                lines.append(f"| {system} | " + " | ".join(cells) + " |")
+                by_snr = {r["snr_db"]: r for r in rows if r["system"] == system}
+                lines.append(f"| {system} | "
+                             + " | ".join(cell(by_snr[s]) if s in by_snr else "" for s in snrs)
+                             + " |")
             lines.append("")
+
+        def number(value):
+            return "" if value is None or value != value else f"{value:.4g}"
+
+        for metric in metrics:
+            low, high = metric.ci or (None, None)
+
+            def cell(row, metric=metric, low=low, high=high):
+                value = number(row.get(metric.name))
+                if value and number(row.get(low)) and number(row.get(high)):
+                    value += f" [{number(row[low])}, {number(row[high])}]"
+                return value
+            table(metric.label, cell)
+        table("Samples per point (blocks: frames, or source samples)",
+              lambda row: number(row.get("blocks")))
         return "\n".join(lines)
 
     def write_results(self, rows, table, info):
