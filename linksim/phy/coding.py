@@ -6,9 +6,10 @@ A code exposes ``k`` (information bits), ``n`` (coded bits), ``encoder``
 it used per codeword). LLRs follow Sionna's convention ``log(P(b=1)/P(b=0))``,
 the one its demappers produce.
 """
-from typing import Literal
+from typing import Annotated, Literal
 
 import tensorflow as tf
+from pydantic import Field
 from sionna.phy import Block
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.fec.turbo import TurboDecoder, TurboEncoder
@@ -47,7 +48,7 @@ class Code:
 
 
 @register("code", "ldpc5g")
-def ldpc5g(*, k: int, n: int, iterations: int = 20,
+def ldpc5g(*, k: int, n: int, iterations: Annotated[int, Field(ge=1, le=1000)] = 20,
            check_update: Literal["boxplus-phi", "boxplus", "minsum", "offset-minsum"] = "boxplus-phi",
            early_termination: bool = True):
     """3GPP 5G NR LDPC (Sionna LDPC5GEncoder/Decoder), BP with a chosen check-node update, early termination.
@@ -75,7 +76,7 @@ def ldpc5g(*, k: int, n: int, iterations: int = 20,
 
 @register("code", "turbo")
 def turbo(*, k: int, rate: Literal["1/2", "1/3"] = "1/3", constraint_length: int = 4,
-          iterations: int = 6, terminate: bool = True):
+          iterations: Annotated[int, Field(ge=1, le=1000)] = 6, terminate: bool = True):
     """Parallel concatenated Turbo code with 3GPP interleaver (Sionna TurboEncoder/Decoder), MAP."""
     if constraint_length not in (3, 4, 5, 6):
         raise ValueError(f"constraint_length must be one of 3, 4, 5, 6, got {constraint_length}")

@@ -14,8 +14,11 @@ that scores the codec baselines' reconstructions
 (:class:`~linksim.systems.tasks.ImageTask`).
 """
 
+from typing import Annotated
+
 import keras
 import numpy as np
+from pydantic import Field
 
 from ... import metrics as task_metrics
 from ...errors import ScenarioError
@@ -112,7 +115,7 @@ class DeepJSCC(LearnedSystem):
     metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"), Metric("ssim", "SSIM"))
 
     def __init__(self, *, dataset: Spec("dataset"), bandwidth_ratio: float = 1 / 6,
-                 filters: int = 32,
+                 filters: Annotated[int, Field(ge=1, le=1024)] = 32,
                  classifier: bool = False, classifier_train_samples: int = 20000,
                  test_samples: int = 1000, test_offset: int = 0,
                  transmission: TransmissionOption = "analog",

@@ -32,10 +32,11 @@ Sec. IV for the data set (MNIST even / odd and < 5; Fashion-MNIST dress items
 and formal clothing; CIFAR-10 animals and small ground entities); or an
 explicit list of positive-label lists, one per receiver.
 """
-from typing import Literal
+from typing import Annotated, Literal
 
 import keras
 import numpy as np
+from pydantic import Field
 
 from ...registry import Spec, register
 from ..base import Metric, mean_with_ci, rate_with_ci, sums
@@ -259,7 +260,8 @@ class _TaskOriented(LearnedSystem):
 class MTOC(_TaskOriented):
     """MTOC (004): common encoder broadcast to n receivers, one binary-task decoder each."""
 
-    def __init__(self, *, dataset: Spec("dataset"), n_c: int = 20, num_receivers: int = 2,
+    def __init__(self, *, dataset: Spec("dataset"), n_c: Annotated[int, Field(ge=1, le=100_000)] = 20,
+                 num_receivers: Annotated[int, Field(ge=1, le=10)] = 2,
                  tasks: str | list[list[int]] = "rotating", weights: list[float] | None = None,
                  snr_offsets_db: list[float] | None = None,
                  receiver_snr_db: list[float | None] | None = None,
@@ -283,7 +285,8 @@ class STOC(_TaskOriented):
 
     shared_encoder = False
 
-    def __init__(self, *, dataset: Spec("dataset"), n_c: int = 20, num_receivers: int = 2,
+    def __init__(self, *, dataset: Spec("dataset"), n_c: Annotated[int, Field(ge=1, le=100_000)] = 20,
+                 num_receivers: Annotated[int, Field(ge=1, le=10)] = 2,
                  tasks: str | list[list[int]] = "rotating",
                  snr_offsets_db: list[float] | None = None,
                  receiver_snr_db: list[float | None] | None = None,
