@@ -49,7 +49,7 @@ def sweep_scenario(directory, *, points, blocks, batch):
             "link": {"code": {"name": "ldpc5g", "k": 512, "n": 1024, "iterations": 20},
                      "modulation": {"name": "qam", "bits_per_symbol": 2}},
             "channel": {"name": "awgn"},
-            "stop": {"block_errors": 10 ** 12, "max_blocks": blocks, "batch_size": batch,
+            "stop": {"block_errors": 10 ** 9, "max_blocks": blocks, "batch_size": batch,
                      "early_stop": False}}
     path = pathlib.Path(directory) / "sweep.yaml"
     path.write_text(yaml.safe_dump(spec))
