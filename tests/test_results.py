@@ -14,15 +14,8 @@ from linksim.cli import main
 from linksim.errors import UserError
 from linksim.sim import distributed, runner
 from linksim.systems.link import LinkSystem
+from test_cli import GOOD as TINY
 
-TINY = {
-    "name": "tiny",
-    "seed": 3,
-    "snr": {"definition": "esno", "db": [0.0, 2.0]},
-    "link": {"code": {"name": "uncoded", "k": 100}, "modulation": {"name": "qam"}},
-    "channel": {"name": "awgn"},
-    "stop": {"block_errors": 50, "max_blocks": 400, "batch_size": 200},
-}
 RESULTS = ("run.json", "metrics.csv", "table.md")
 
 
