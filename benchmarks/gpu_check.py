@@ -40,7 +40,7 @@ import train_throughput  # noqa: E402
 from linksim.phy.channel import FlatFadingChannel  # noqa: E402
 from linksim.phy.receiver import Receiver  # noqa: E402
 from linksim.systems.learned.deepjscc import feature_channels  # noqa: E402
-from linksim.systems.learned.layers import AirInterface  # noqa: E402
+from linksim.systems.learned.layers.air import AirInterface  # noqa: E402
 
 EBNO_DB = (1.5, 2.5)
 IMAGE_SHAPE = (28, 28, 1)

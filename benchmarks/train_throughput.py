@@ -25,7 +25,8 @@ from linksim.phy.channel import FlatFadingChannel  # noqa: E402
 from linksim.phy.receiver import Receiver  # noqa: E402
 from linksim.sources.datasets import fashion_mnist  # noqa: E402
 from linksim.systems.learned.deepjscc import DeepJSCCModel, feature_channels  # noqa: E402
-from linksim.systems.learned.layers import AirInterface, PowerNormalization  # noqa: E402
+from linksim.systems.learned.layers.air import AirInterface  # noqa: E402
+from linksim.systems.learned.layers.complex_symbols import PowerNormalization  # noqa: E402
 
 
 class PlainAWGN(keras.layers.Layer):

@@ -9,7 +9,8 @@ from linksim import metrics, scenario as scenario_lib
 from linksim.phy.channel import FlatFadingChannel
 from linksim.phy.receiver import LSReceiver, Receiver
 from linksim.sim import train
-from linksim.systems.learned.layers import AirInterface, PowerNormalization
+from linksim.systems.learned.layers.air import AirInterface
+from linksim.systems.learned.layers.complex_symbols import PowerNormalization
 
 CHANNELS = {"awgn": None, "rayleigh": 0.0, "rician": 2.0}
 TRANSMISSIONS = {

@@ -11,7 +11,8 @@ from linksim.phy.channel import FlatFadingChannel
 from linksim.phy.receiver import Receiver
 from linksim.scenario import Stop
 from linksim.systems.learned import mijscc
-from linksim.systems.learned.layers import AirInterface
+from linksim.systems.learned.layers import masks, mutual_information, prefix_channel
+from linksim.systems.learned.layers.air import AirInterface
 
 
 @pytest.fixture(autouse=True)
@@ -46,13 +47,13 @@ def test_full_width_encoder_sends_256_symbols_for_cifar_sized_images():
 
 def test_critic_scores_have_the_documented_shapes():
     z = tf.random.normal([3, 64])
-    assert mijscc.GlobalCritic(width=0.125)(tf.random.uniform([3, 32, 32, 1]), z).shape == (3,)
-    assert mijscc.LocalCritic(width=0.125)(tf.random.normal([3, 4, 4, 8]), z).shape == (3, 4, 4)
+    assert mutual_information.GlobalCritic(width=0.125)(tf.random.uniform([3, 32, 32, 1]), z).shape == (3,)
+    assert mutual_information.LocalCritic(width=0.125)(tf.random.normal([3, 4, 4, 8]), z).shape == (3, 4, 4)
 
 
 def test_jsd_estimate_rewards_critics_that_separate_pairs():
-    good = mijscc.jsd_mutual_information(tf.fill([8], 10.0), tf.fill([8], -10.0))
-    blind = mijscc.jsd_mutual_information(tf.zeros([8]), tf.zeros([8]))
+    good = mutual_information.jsd_mutual_information(tf.fill([8], 10.0), tf.fill([8], -10.0))
+    blind = mutual_information.jsd_mutual_information(tf.zeros([8]), tf.zeros([8]))
     assert float(good) > float(blind)
     assert float(blind) == pytest.approx(-2 * np.log(2), rel=1e-6)
     assert float(good) <= 0.0
@@ -86,9 +87,9 @@ def test_quantized_link_sends_at_most_2_pow_q_levels_per_sample():
 
 def test_reverse_cumsum_scores_are_non_increasing_and_the_mask_is_a_prefix():
     g = tf.random.uniform([5, 40])
-    scores = mijscc.decreasing_scores(g)
+    scores = masks.decreasing_scores(g)
     assert np.all(np.diff(scores.numpy(), axis=-1) <= 1e-6)
-    mask = mijscc.prefix_mask(scores, threshold=3.0).numpy()
+    mask = masks.prefix_mask(scores, threshold=3.0).numpy()
     assert set(np.unique(mask)) <= {0.0, 1.0}
     for row in mask:
         ones = int(row.sum())
@@ -97,13 +98,13 @@ def test_reverse_cumsum_scores_are_non_increasing_and_the_mask_is_a_prefix():
 
 
 def test_noise_encoder_output_is_non_negative_and_sent_fraction_falls_as_snr_rises():
-    encoder = mijscc.NoiseEncoder(num_outputs=64)
+    encoder = masks.NoiseEncoder(num_outputs=64)
     snr_db = np.arange(0.0, 22.0, 3.0)
     no = tf.constant(10 ** (-snr_db / 10), tf.float32)
     g = encoder(no)
     assert float(tf.reduce_min(g)) >= 0.0
     assert all(float(tf.reduce_min(k)) >= 0.0 for k in encoder.kernels)    # raw weights >= 0 too
-    fraction = tf.reduce_mean(mijscc.prefix_mask(mijscc.decreasing_scores(g), threshold=0.6),
+    fraction = tf.reduce_mean(masks.prefix_mask(masks.decreasing_scores(g), threshold=0.6),
                               axis=-1).numpy()
     assert np.all(np.diff(fraction) <= 0)
     assert fraction[-1] < fraction[0]
@@ -127,7 +128,7 @@ def test_adaptive_model_sends_a_shorter_prefix_at_high_snr_and_zeros_the_rest():
 
 
 def test_prefix_channel_spends_unit_energy_per_symbol_sent():
-    link = mijscc.PrefixChannel(channel=FlatFadingChannel(), receiver=Receiver())
+    link = prefix_channel.PrefixChannel(channel=FlatFadingChannel(), receiver=Receiver())
     mask = tf.constant([[1.0] * 10 + [0.0] * 6])
     x = tf.concat([tf.random.normal([1, 20]), tf.zeros([1, 12])], axis=-1)
     y = link(x, mask, tf.constant([1e-12]))                  # noiseless: y is what was sent

@@ -61,7 +61,7 @@ from ...errors import ScenarioError, UserError
 from ...sim import train as train_lib
 from ..base import System
 from ..options import Training, Transmission
-from .layers import AirInterface, channel_config, receiver_config
+from .layers.air import AirInterface, channel_config, receiver_config
 
 def slug(label):
     """A label as a directory name: lower case, runs of other characters -> '_'."""

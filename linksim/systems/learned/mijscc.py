@@ -41,7 +41,10 @@ from ...sim import train as train_lib
 from ..base import Metric, mean_with_ci, rate_with_ci, sums
 from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem, slug
-from .layers import PACKAGE, ChannelLayer, complex_to_real, real_to_complex
+from .layers import PACKAGE
+from .layers.masks import NoiseEncoder, decreasing_scores, prefix_mask
+from .layers.mutual_information import GlobalCritic, LocalCritic, jsd_mutual_information
+from .layers.prefix_channel import PrefixChannel
 
 # PyTorch's BatchNorm default (momentum 0.1 there is 0.9 here): the paper's tables are
 # PyTorch-style (C x H x W), and short CPU runs need running statistics that settle fast.
@@ -136,152 +139,6 @@ def build_classifier(*, num_features, num_classes, hidden_units):
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
-class GlobalCritic(keras.layers.Layer):
-    """Global Deep-InfoMax discriminator ``T_g(s, z)`` of Table II.
-
-    Two 3x3 convolutions of stride 2 on the image (ReLU, then none), flattened
-    and concatenated with ``z``, then dense layers (ReLU, ReLU, none) to one score.
-
-    Input: image [batch, H, W, C] float32; z [batch, 2n] float32.
-    Output: [batch] float32, the critic's log-odds that (s, z) is a matched pair.
-    """
-
-    def __init__(self, *, width=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.width = width
-        self.convs = [keras.layers.Conv2D(_channels(64, width), 3, strides=2, padding="same",
-                                          activation="relu"),
-                      keras.layers.Conv2D(_channels(32, width), 3, strides=2, padding="same")]
-        self.flatten = keras.layers.Flatten()
-        self.dense = [keras.layers.Dense(_channels(512, width), activation="relu"),
-                      keras.layers.Dense(_channels(512, width), activation="relu"),
-                      keras.layers.Dense(1)]
-
-    def call(self, image, z):
-        x = image
-        for layer in self.convs:
-            x = layer(x)
-        x = tf.concat([self.flatten(x), z], axis=-1)
-        for layer in self.dense:
-            x = layer(x)
-        return x[:, 0]
-
-    def get_config(self):
-        return {**super().get_config(), "width": self.width}
-
-
-@keras.saving.register_keras_serializable(PACKAGE)
-class LocalCritic(keras.layers.Layer):
-    """Local Deep-InfoMax discriminator ``T_l(f_i, z)`` of Table II, one score per position.
-
-    ``z`` is expanded to every position of the feature map and concatenated
-    with it; three 1x1 convolutions (ReLU, ReLU, none) score each pair.
-
-    Input: f [batch, N, N, C] float32; z [batch, 2n] float32.
-    Output: [batch, N, N] float32 scores.
-    """
-
-    def __init__(self, *, width=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.width = width
-        self.convs = [keras.layers.Conv2D(_channels(512, width), 1, activation="relu"),
-                      keras.layers.Conv2D(_channels(512, width), 1, activation="relu"),
-                      keras.layers.Conv2D(1, 1)]
-
-    def call(self, features, z):
-        shape = tf.shape(features)
-        z_map = tf.broadcast_to(z[:, None, None, :], [shape[0], shape[1], shape[2], z.shape[-1]])
-        x = tf.concat([features, z_map], axis=-1)
-        for layer in self.convs:
-            x = layer(x)
-        return x[..., 0]
-
-    def get_config(self):
-        return {**super().get_config(), "width": self.width}
-
-
-def jsd_mutual_information(joint, marginal):
-    """Jensen-Shannon MI estimate, Eq. 13: ``E_P[-softplus(-T)] - E_Q[softplus(T)]``.
-
-    ``joint``: critic scores of matched pairs (s, z); ``marginal``: scores of
-    mismatched pairs (s', z); any shapes, each averaged over all elements.
-    Returns a float32 scalar in nats, at most 0 (it is ``2 JSD - log 4``).
-    """
-    return tf.reduce_mean(-tf.nn.softplus(-joint)) - tf.reduce_mean(tf.nn.softplus(marginal))
-
-
-@keras.saving.register_keras_serializable(PACKAGE)
-class NoiseEncoder(keras.layers.Layer):
-    """``N_enc`` of A-MIJSCC (Eq. 19, Appendix B): N0 -> noise feature ``g``.
-
-    ``len(hidden_units) + 1`` dense layers, each followed by tanh, whose
-    kernels *and* biases pass through ``abs``. With N0 >= 0 every
-    pre-activation is then non-negative and non-decreasing in N0, so each
-    ``g_j`` lies in [0, 1) and never falls as the noise rises (Eq. B.3).
-    Appendix B only asks for a "small" bias; a non-negative one is what makes
-    ``g >= 0``, which the reverse cumulative sum needs to be non-increasing.
-
-    Kernels start uniform in [0, 2 / fan_in] (mean weight 1 / fan_in, unit
-    gain per layer), the last one scaled by ``initial_sum / num_outputs``, and
-    biases at 0. While tanh is near-linear, ``sum_j g_j ~ initial_sum * N0``
-    whatever ``num_outputs`` is: with the default 512 that sum is about 4 at
-    21 dB, the top of the paper's SNR range, so even ``eta = 2`` keeps about
-    half the symbols there, and it grows to 16 at 15 dB, so at low SNR nearly
-    all are sent. (With 256, ``eta = 2`` sent nothing at 21 dB.) As
-    A-MIJSCC's threshold passes no gradient, this initial map is the one used.
-
-    Input: no [batch] or [batch, 1], float32, N0 (linear) per complex symbol.
-    Output: g [batch, num_outputs], float32.
-    """
-
-    def __init__(self, *, num_outputs, hidden_units=(64, 64, 64), initial_sum=512.0, **kwargs):
-        super().__init__(**kwargs)
-        self.num_outputs = num_outputs
-        self.hidden_units = tuple(hidden_units)
-        self.initial_sum = initial_sum
-
-    def build(self, input_shape):
-        sizes = (1, *self.hidden_units, self.num_outputs)
-        self.kernels, self.biases = [], []
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            gain = self.initial_sum / fan_out if i == len(sizes) - 2 else 1.0
-            init = keras.initializers.RandomUniform(0.0, 2.0 * gain / fan_in)
-            self.kernels.append(self.add_weight(shape=(fan_in, fan_out), initializer=init,
-                                                name=f"kernel_{i}"))
-            self.biases.append(self.add_weight(shape=(fan_out,), initializer="zeros",
-                                               name=f"bias_{i}"))
-
-    def call(self, no):
-        x = tf.reshape(tf.cast(no, self.compute_dtype), [-1, 1])
-        for kernel, bias in zip(self.kernels, self.biases):
-            x = tf.tanh(tf.matmul(x, tf.abs(kernel)) + tf.abs(bias))
-        return x
-
-    def get_config(self):
-        return {**super().get_config(), "num_outputs": self.num_outputs,
-                "hidden_units": list(self.hidden_units), "initial_sum": self.initial_sum}
-
-
-def decreasing_scores(g):
-    """Eq. 20 as intended: ``g~_j = sum_{i >= j} g_i``, a *reverse* cumulative sum.
-
-    The paper's ``g U`` with upper-triangular ``U`` sums ``i <= j`` and grows
-    with ``j``; the reverse sum is non-increasing whenever ``g >= 0``.
-    Input and output: [batch, d], float32.
-    """
-    return tf.cumsum(g, axis=-1, reverse=True)
-
-
-def prefix_mask(scores, *, threshold):
-    """Eq. 21, ``m_j = 1[g~_j > eta]``: a 0/1 mask, a prefix since ``scores`` is non-increasing.
-
-    A step, so no gradient passes (see :class:`AdaptiveMijsccModel` for why
-    no surrogate is used). Input and output: [batch, d], float32.
-    """
-    return tf.cast(scores > threshold, scores.dtype)
-
-
-@keras.saving.register_keras_serializable(PACKAGE)
 class SemanticEnhancement(keras.layers.Layer):
     """``N_attn`` of A-MIJSCC, Eq. 23: ``z* = w (.) z'``, ``w`` from dense ReLU -> dense sigmoid.
 
@@ -301,43 +158,6 @@ class SemanticEnhancement(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "hidden_units": self.hidden_units}
-
-
-@keras.saving.register_keras_serializable(PACKAGE)
-class PrefixChannel(ChannelLayer):
-    """:class:`~.layers.ChannelLayer` for a per-sample prefix of the complex symbols.
-
-    Only the symbols with ``mask = 1`` are sent: power is normalized over
-    them (mean energy 1 per used channel use) and the receiver zeroes the rest.
-    Same parameters as ``ChannelLayer``.
-
-    Input
-    -----
-    x : [batch, 2n], float32
-        Real features, zero outside the mask (pairs ``x[2i], x[2i+1]`` are symbol ``i``).
-    mask : [batch, n], float32
-        1 for the symbols sent, 0 elsewhere.
-    no : [batch], float32
-        N0 (linear) per sample, as returned by :meth:`noise_variance`.
-
-    Output
-    ------
-    : [batch, 2n], float32
-        Equalized received features, zero outside the mask.
-    """
-
-    def build(self, x_shape, mask_shape=None, no_shape=None):
-        # Channel and receiver hold no weights.
-        self.built = True
-
-    def call(self, x, mask, no):
-        sent = tf.reduce_sum(mask, axis=-1, keepdims=True)
-        energy = tf.reduce_sum(tf.square(x), axis=-1, keepdims=True)
-        z = real_to_complex(x * tf.sqrt(sent / tf.maximum(energy, 1e-12)))
-        coherence = self.channel.coherence
-        y, h = self.channel(self.receiver.frame(z, coherence), no)
-        z_hat, _ = self.receiver.equalize(y, h, no, coherence, z.shape[-1])
-        return complex_to_real(z_hat) * tf.repeat(mask, 2, axis=-1)
 
 
 # --------------------------------------------------------------------------- models
