@@ -196,3 +196,29 @@ def test_scores_are_means_and_rates_with_intervals(tmp_path):
         (low / 8, high / 8))
     assert row["channel_uses"] == pytest.approx(sent.mean())  # AWGN, perfect CSI: no pilots
     assert row["channel_uses_ci_low"] < row["channel_uses"] < row["channel_uses_ci_high"]
+
+
+def test_mijscc_trains_with_ls_receiver_in_a_graph():
+    """Keras fit traces with a dynamic batch: the LS receiver still sees a static symbol count."""
+    from linksim.phy.channel import rayleigh
+    from linksim.phy.receiver import LSReceiver
+
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.encode = keras.layers.Dense(16)
+            self.air = AirInterface(transmission={"mode": "analog"}, num_features=16,
+                                    channel=rayleigh(),
+                                    receiver=LSReceiver(num_pilots=2, equalizer="lmmse"),
+                                    snr_db=10.0)
+            self.decode = keras.layers.Dense(8)
+
+        def call(self, x, training=False):
+            return self.decode(self.air(self.encode(x), training=training))
+
+    config.seed = 3
+    model = Tiny()
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(np.ones((32, 8), np.float32), np.ones((32, 8), np.float32), epochs=1,
+                        batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

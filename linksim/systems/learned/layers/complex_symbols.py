@@ -7,14 +7,18 @@ from . import PACKAGE
 
 def real_to_complex(x):
     """[batch, 2k] float32 -> [batch, k] complex64, pairing ``x[2i] + j x[2i+1]``."""
-    pairs = tf.reshape(x, [tf.shape(x)[0], -1, 2])
+    # A static k (when known) keeps the symbol count static in graphs with a dynamic batch:
+    # receivers that frame symbols into pilot blocks need it.
+    k = x.shape[-1] // 2 if x.shape[-1] is not None else -1
+    pairs = tf.reshape(x, [tf.shape(x)[0], k, 2])
     return tf.complex(pairs[..., 0], pairs[..., 1])
 
 
 def complex_to_real(z):
     """[batch, k] complex64 -> [batch, 2k] float32, the inverse of :func:`real_to_complex`."""
     pairs = tf.stack([tf.math.real(z), tf.math.imag(z)], axis=-1)
-    return tf.reshape(pairs, [tf.shape(z)[0], -1])
+    reals = 2 * z.shape[-1] if z.shape[-1] is not None else -1
+    return tf.reshape(pairs, [tf.shape(z)[0], reals])
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
