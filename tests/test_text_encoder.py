@@ -120,7 +120,7 @@ def test_paraphrases_are_closer_than_unrelated_sentences(tokenizer, encoder):
 
 
 @pytest.mark.parametrize("trainable", [False, True])
-def test_one_fit_step_changes_the_weights_only_when_trainable(tokenizer, trainable):
+def test_one_fit_step_changes_the_weights_only_when_trainable(tokenizer, trainable, tmp_path):
     encoder = text_encoder.TextEncoder(trainable=trainable)
     token_ids = keras.Input((12,), dtype="int32", name="token_ids")
     padding_mask = keras.Input((12,), dtype="bool", name="padding_mask")
@@ -135,6 +135,11 @@ def test_one_fit_step_changes_the_weights_only_when_trainable(tokenizer, trainab
     model.fit(tokenizer(tf.constant(SENTENCES)), np.array([0, 0, 1]), epochs=1, verbose=0)
     assert len(model.trainable_weights) == (2 + len(encoder.weights) if trainable else 2)
     assert np.any(before != dense.kernel.numpy()) == trainable
+    if trainable:       # a checkpoint keeps the fine-tuned weights, not the package's
+        inputs = tokenizer(tf.constant(SENTENCES[:1]))
+        model.save(tmp_path / "tuned.keras")
+        loaded = keras.saving.load_model(tmp_path / "tuned.keras")
+        np.testing.assert_allclose(loaded(inputs), model(inputs), atol=1e-5)
 
 
 def test_a_missing_package_is_one_line_saying_what_to_install(monkeypatch):

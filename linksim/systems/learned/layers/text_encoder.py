@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from ....errors import UserError
 from . import PACKAGE
+from .selection import masked_mean
 
 INSTALL = "bash tools/install-offline-data.sh text"
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
@@ -215,8 +216,6 @@ class TextEncoder(keras.layers.Layer):
         features = self.bert({"token_ids": inputs["token_ids"], "padding_mask": mask,
                               "segment_ids": tf.zeros_like(mask)},
                              training=training and self.trainable)
-        weights = tf.cast(mask, features.dtype)[..., tf.newaxis]
-        mean = tf.reduce_sum(features * weights, axis=1) / tf.maximum(
-            tf.reduce_sum(weights, axis=1), 1e-9)
         return {"token_features": features,
-                "sentence_embedding": tf.math.l2_normalize(mean, axis=-1, epsilon=1e-24)}
+                "sentence_embedding": tf.math.l2_normalize(masked_mean(features, mask), axis=-1,
+                                                           epsilon=1e-24)}
