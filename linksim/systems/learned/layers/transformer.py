@@ -144,7 +144,7 @@ class _Block(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(PACKAGE)
 class TransformerEncoderLayer(_Block):
-    """Self-attention + GeLU MLP, each with a residual and a layer norm (U-DeepSC Eqs. 6-9, MFMSC Eqs. 11-14).
+    """Self-attention + GeLU MLP, each with residual and layer norm (U-DeepSC 6-9, MFMSC 11-14).
 
     U-DeepSC puts the norms before each sub-layer (``norm="pre"``, ViT);
     MFMSC after (``norm="post"``, BERT).
