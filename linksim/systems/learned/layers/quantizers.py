@@ -1,4 +1,8 @@
-"""Quantizers with straight-through gradients: a uniform per-element grid and a VQ codebook."""
+"""Quantizers with straight-through gradients: a uniform per-element grid and a VQ codebook.
+
+Also the index <-> bits conversion of a codebook (fixed width, most significant bit first),
+shared by every system that sends codebook indices digitally.
+"""
 import math
 
 import keras
@@ -49,13 +53,42 @@ class UniformQuantizer(keras.layers.Layer):
         return {**super().get_config(), "bits": self.bits}
 
 
+def indices_to_bits(indices, *, bits_per_index):
+    """Fixed-width big-endian bits of each index (most significant bit first).
+
+    Input: indices [..., m], int32, each in [0, 2^bits_per_index).
+    Output: [..., m * bits_per_index], float32 in {0, 1}.
+    """
+    weights = 2 ** tf.range(bits_per_index - 1, -1, -1)
+    bits = tf.bitwise.bitwise_and(indices[..., tf.newaxis] // weights, 1)
+    shape = tf.concat([tf.shape(indices)[:-1], [-1]], axis=0)
+    return tf.cast(tf.reshape(bits, shape), tf.float32)
+
+
+def bits_to_indices(bits, *, bits_per_index):
+    """The inverse of :func:`indices_to_bits`; hard decisions ``bit > 0.5`` of soft input.
+
+    Input: bits [..., m * bits_per_index], any real dtype, 0/1 (or probabilities).
+    Output: [..., m], int32.
+    """
+    shape = tf.concat([tf.shape(bits)[:-1], [-1, bits_per_index]], axis=0)
+    hard = tf.cast(tf.reshape(bits, shape) > 0.5, tf.int32)
+    return tf.reduce_sum(hard * 2 ** tf.range(bits_per_index - 1, -1, -1), axis=-1)
+
+
 @keras.saving.register_keras_serializable(PACKAGE)
 class VectorQuantizer(keras.layers.Layer):
     """A learned codebook: each ``dim``-vector is replaced by its nearest codeword (VQ-VAE).
 
-    Adds ``||sg(z) - e||^2 + commitment ||z - sg(e)||^2`` (mean over
-    elements) with ``add_loss``; the gradient reaches the encoder
-    straight-through.
+    The loss is U-DeepSC's Eq. 23 (and VQ-VAE's),
+    ``||sg(z) - e||^2 + commitment * ||z - sg(e)||^2``, as a mean over elements
+    (Eq. 23's per-vector squared norm divided by ``dim``, so that ``commitment``
+    means the same whatever the codeword length): the first term moves the
+    codewords to the encoder outputs, the second, weighted by beta, keeps the
+    encoder near its codewords. Calling the layer adds it with ``add_loss``;
+    :meth:`quantize_with_loss` returns it instead (``quantize`` is Keras'
+    own model-quantization method), optionally over kept vectors only.
+    The gradient reaches the encoder straight-through.
 
     Parameters
     ----------
@@ -64,7 +97,7 @@ class VectorQuantizer(keras.layers.Layer):
     dim : int
         Length of each codeword.
     commitment : float
-        Weight beta of the commitment loss.
+        Weight beta of the commitment term (Eq. 23).
 
     Input
     -----
@@ -104,14 +137,41 @@ class VectorQuantizer(keras.layers.Layer):
         """[batch, m] int32 -> [batch, m, dim] float32 codewords."""
         return tf.gather(self.codebook, indices)
 
+    def to_bits(self, indices):
+        """[batch, m] int32 -> [batch, m * log2 K] float32 bits, MSB first per index."""
+        return indices_to_bits(indices, bits_per_index=self.bits_per_index)
+
+    def from_bits(self, bits):
+        """[batch, m * log2 K] bits (hard decisions at 0.5) -> [batch, m] int32 indices."""
+        return bits_to_indices(bits, bits_per_index=self.bits_per_index)
+
+    def quantize_with_loss(self, z, mask=None):
+        """Quantize without adding a loss: for systems that weigh or sum the losses themselves.
+
+        Input: z [batch, m, dim] float32; mask [batch, m] float32 or None, 1 for
+        vectors that are sent (the loss is the mean over those only).
+        Output: (values [batch, m, dim] float32, straight-through; indices
+        [batch, m] int32; loss scalar float32, Eq. 23).
+        """
+        if not self.built:
+            self.build(z.shape)
+        indices = self.indices(z)
+        e = self.lookup(indices)
+        per_vector = (tf.reduce_mean(tf.square(tf.stop_gradient(z) - e), axis=-1)
+                      + self.commitment * tf.reduce_mean(tf.square(z - tf.stop_gradient(e)),
+                                                         axis=-1))
+        if mask is None:
+            loss = tf.reduce_mean(per_vector)
+        else:
+            mask = tf.cast(mask, per_vector.dtype)
+            loss = tf.reduce_sum(per_vector * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+        return z + tf.stop_gradient(e - z), indices, loss
+
     def call(self, z):
-        e = self.lookup(self.indices(z))
-        self.add_loss(tf.reduce_mean(tf.square(tf.stop_gradient(z) - e))
-                      + self.commitment * tf.reduce_mean(tf.square(z - tf.stop_gradient(e))))
-        return z + tf.stop_gradient(e - z)
+        values, _, loss = self.quantize_with_loss(z)
+        self.add_loss(loss)
+        return values
 
     def get_config(self):
         return {**super().get_config(), "num_codewords": self.num_codewords, "dim": self.dim,
                 "commitment": self.commitment}
-
-
