@@ -13,7 +13,7 @@ from linksim.systems.learned.layers.complex_symbols import PowerNormalization
 
 CHANNELS = {"awgn": {"name": "awgn"}, "rayleigh": {"name": "rayleigh"},
             "rician": {"name": "rician", "k_factor": 2.0},
-            "nakagami": {"name": "nakagami", "m": 0.7, "fading": "fast"}}
+            "nakagami": {"name": "nakagami", "m": 0.7}}
 TRANSMISSIONS = {
     "analog": {"mode": "analog"},
     "quantized": {"mode": "quantized", "bits": 4},

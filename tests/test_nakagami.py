@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from sionna.phy import config
 
-from linksim import metrics, registry, scenario as scenario_lib
+from linksim import metrics, registry
+from linksim import scenario as scenario_lib
 from linksim.errors import UserError
 from linksim.phy.nakagami import ber_nakagami_bpsk
 from linksim.scenario import Stop

@@ -144,3 +144,14 @@ def test_turbo_decodes_at_moderate_snr():
     assert row["bler"] < 0.05
     worse = simulated(system, stop, -1.0, "ebno")
     assert worse["bler"] > 0.5
+
+
+@pytest.mark.parametrize("kind,name", [("channel", n) for n in registry.names("channel")]
+                         + [("receiver", n) for n in registry.names("receiver")])
+def test_spec_rebuilds_the_component(kind, name):
+    # Learned layers and checkpoint fingerprints store these specs and rebuild from them.
+    component = registry.build(kind, name, key=kind)
+    assert component.spec["name"] == name
+    again = registry.build(kind, component.spec, key=kind)
+    assert type(again) is type(component) and again.spec == component.spec
+    assert again.description == component.description

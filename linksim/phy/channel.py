@@ -93,11 +93,9 @@ class Channel(Block):
         esno : array, linear Es/N0 (unit-energy Gray constellations).
         modulation : registry name of the modulation ("bpsk", "qam", ...).
         """
-        return None
 
     def normal_approximation_bler(self, ebno_db, *, k, n):
         """Normal approximation of the best (n, k) binary code's BLER vs Eb/N0 in dB, or None."""
-        return None
 
 
 @register("channel", "awgn")
