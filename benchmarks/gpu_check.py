@@ -37,7 +37,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import phy_throughput  # noqa: E402
 import train_throughput  # noqa: E402
 
-from linksim.phy.channel import FlatFadingChannel  # noqa: E402
+from linksim.phy.channel import AWGNChannel  # noqa: E402
 from linksim.phy.receiver import Receiver  # noqa: E402
 from linksim.systems.learned.deepjscc import feature_channels  # noqa: E402
 from linksim.systems.learned.layers.air import AirInterface  # noqa: E402
@@ -133,7 +133,7 @@ def training(out, steps, batches, eval_batch):
     features = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * channels // 16
     for batch in batches:
         air = AirInterface(transmission={"mode": "analog"}, num_features=features,
-                           channel=FlatFadingChannel(k_factor=None), receiver=Receiver(),
+                           channel=AWGNChannel(), receiver=Receiver(),
                            snr_db=(0.0, 20.0))
         models = {"linksim (AirInterface, Sionna AWGN)": air,
                   "plain Keras (tf.random.normal AWGN)": train_throughput.PlainAWGN(snr_db=10.0)}

@@ -2,8 +2,8 @@
 
 Both models have the same encoder and decoder (linksim.systems.learned.deepjscc,
 filters 16, bandwidth ratio 1/6, Fashion-MNIST 28x28). The linksim model sends
-features through AirInterface (power normalization, Sionna FlatFadingChannel
-AWGN, receiver framing and equalization); the baseline through a plain Keras
+features through AirInterface (power normalization, linksim's AWGNChannel,
+receiver framing and equalization); the baseline through a plain Keras
 layer adding ``tf.random.normal`` noise. Same process, same data, same batch.
 
     python benchmarks/train_throughput.py [--steps 30] [--batch 64] [--append results/benchmarks.md]
@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from sionna.phy import config  # noqa: E402
 
-from linksim.phy.channel import FlatFadingChannel  # noqa: E402
+from linksim.phy.channel import AWGNChannel  # noqa: E402
 from linksim.phy.receiver import Receiver  # noqa: E402
 from linksim.sources.datasets import fashion_mnist  # noqa: E402
 from linksim.systems.learned.deepjscc import DeepJSCCModel, feature_channels  # noqa: E402
@@ -84,7 +84,7 @@ def main():
     channels = feature_channels(shape, 1 / 6)
     features = shape[0] * shape[1] * channels // 16
     linksim_air = AirInterface(transmission={"mode": "analog"}, num_features=features,
-                               channel=FlatFadingChannel(k_factor=None), receiver=Receiver(),
+                               channel=AWGNChannel(), receiver=Receiver(),
                                snr_db=(0.0, 20.0))
     models = {"linksim (AirInterface, Sionna AWGN)": build(linksim_air, shape, channels),
               "plain Keras (tf.random.normal AWGN)": build(PlainAWGN(snr_db=10.0), shape,

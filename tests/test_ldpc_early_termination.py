@@ -7,7 +7,8 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder
 from linksim import registry
 from linksim.phy.early_termination import EarlyTerminationLDPC5GDecoder
 from linksim.scenario import Stop
-from linksim.sim.runner import noise_variance, simulate_point
+from linksim.phy.snr import noise_variance
+from linksim.sim.runner import simulate_point
 
 K, N, ITERATIONS = 256, 512, 20
 
@@ -29,7 +30,7 @@ def make_link(early_termination):
 def noisy_llr(code, batch, ebno_db):
     """Info bits [batch, k] and QPSK AWGN channel logits [batch, n] of their codewords."""
     qpsk = registry.build("modulation", {"name": "qam", "bits_per_symbol": 2}, key="m")
-    no = noise_variance(ebno_db, "ebno", code.rate * 2)
+    no = float(noise_variance(ebno_db, "ebno", code.rate * 2, precision="double"))
     bits = tf.cast(tf.random.uniform([batch, code.k], maxval=2, dtype=tf.int32), tf.float32)
     x = qpsk.mapper(code.encoder(bits))
     noise = tf.complex(tf.random.normal(x.shape), tf.random.normal(x.shape)) * np.sqrt(no / 2)

@@ -6,13 +6,14 @@ import keras
 from sionna.phy import config
 
 from linksim import metrics, scenario as scenario_lib
-from linksim.phy.channel import FlatFadingChannel
 from linksim.phy.receiver import LSReceiver, Receiver
 from linksim.sim import train
 from linksim.systems.learned.layers.air import AirInterface
 from linksim.systems.learned.layers.complex_symbols import PowerNormalization
 
-CHANNELS = {"awgn": None, "rayleigh": 0.0, "rician": 2.0}
+CHANNELS = {"awgn": {"name": "awgn"}, "rayleigh": {"name": "rayleigh"},
+            "rician": {"name": "rician", "k_factor": 2.0},
+            "nakagami": {"name": "nakagami", "m": 0.7}}
 TRANSMISSIONS = {
     "analog": {"mode": "analog"},
     "quantized": {"mode": "quantized", "bits": 4},
@@ -27,9 +28,10 @@ def seeded():
     keras.utils.set_random_seed(7)
 
 
-def air(mode, k_factor, receiver=None, num_features=16):
+def air(mode, channel, receiver=None, num_features=16):
+    """An air interface over ``channel``, a registry spec (rebuilt as from a saved config)."""
     return AirInterface(transmission=TRANSMISSIONS[mode], num_features=num_features,
-                        channel=FlatFadingChannel(k_factor=k_factor),
+                        channel=channel,
                         receiver=receiver or Receiver(), snr_db=(0.0, 10.0))
 
 
@@ -55,10 +57,10 @@ def test_power_normalization_unit_energy_per_symbol():
 
 
 def test_channel_uses_counts_pilots():
-    assert air("analog", None).channel_uses == 8
-    assert air("analog", 0.0, LSReceiver(num_pilots=2)).channel_uses == 10
+    assert air("analog", CHANNELS["awgn"]).channel_uses == 8
+    assert air("analog", CHANNELS["rayleigh"], LSReceiver(num_pilots=2)).channel_uses == 10
     # 8 indices x 4 bits = 32 bits on 16-QAM: 8 symbols.
-    assert air("digital", None).channel_uses == 8
+    assert air("digital", CHANNELS["awgn"]).channel_uses == 8
 
 
 @pytest.mark.parametrize("channel", CHANNELS)

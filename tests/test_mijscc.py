@@ -7,7 +7,7 @@ from sionna.phy import config
 
 from linksim import metrics, registry
 from linksim import scenario as scenario_lib
-from linksim.phy.channel import FlatFadingChannel
+from linksim.phy.channel import AWGNChannel
 from linksim.phy.receiver import Receiver
 from linksim.scenario import Stop
 from linksim.systems.learned import mijscc
@@ -23,7 +23,7 @@ def seeded():
 
 def air(mode="analog", bits=8, num_symbols=256):
     return AirInterface(transmission={"mode": mode, "bits": bits}, num_features=2 * num_symbols,
-                        channel=FlatFadingChannel(), receiver=Receiver(), snr_db=(6.0, 21.0))
+                        channel=AWGNChannel(), receiver=Receiver(), snr_db=(6.0, 21.0))
 
 
 def model(*, cls=mijscc.MijsccModel, image_shape=(32, 32, 3), num_symbols=256, width=1.0,
@@ -128,7 +128,7 @@ def test_adaptive_model_sends_a_shorter_prefix_at_high_snr_and_zeros_the_rest():
 
 
 def test_prefix_channel_spends_unit_energy_per_symbol_sent():
-    link = prefix_channel.PrefixChannel(channel=FlatFadingChannel(), receiver=Receiver())
+    link = prefix_channel.PrefixChannel(channel=AWGNChannel(), receiver=Receiver())
     mask = tf.constant([[1.0] * 10 + [0.0] * 6])
     x = tf.concat([tf.random.normal([1, 20]), tf.zeros([1, 12])], axis=-1)
     y = link(x, mask, tf.constant([1e-12]))                  # noiseless: y is what was sent
@@ -167,7 +167,7 @@ systems: [{name: mijscc, dataset: {name: fashion_mnist}, image_shape: [32, 32, 1
 
 
 def test_scores_are_means_and_rates_with_intervals(tmp_path):
-    context = {"channel": FlatFadingChannel(), "receiver": Receiver(),
+    context = {"channel": AWGNChannel(), "receiver": Receiver(),
                "stop": Stop(max_blocks=4, batch_size=4), "seed": 1,
                "checkpoint_dir": str(tmp_path), "key": "s"}
     system = registry.build("system", {"name": "mijscc", "dataset": {"name": "fashion_mnist"},

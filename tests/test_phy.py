@@ -8,7 +8,8 @@ import tensorflow as tf
 from linksim import metrics, registry
 from linksim.phy import theory
 from linksim.scenario import Stop
-from linksim.sim.runner import noise_variance, simulate_point
+from linksim.phy.snr import noise_variance
+from linksim.sim.runner import simulate_point
 
 
 def make_link(*, modulation, channel="awgn", receiver="perfect", code=None, **stop):
@@ -70,9 +71,9 @@ def test_16qam_rayleigh_closed_form_agrees_with_simulation():
 
 def test_ebno_convention():
     # Eb/N0 = Es/N0 / (bits per symbol * code rate), Es = 1.
-    assert noise_variance(3.0, "ebno", 2 * 0.5) == pytest.approx(10 ** -0.3)
-    assert noise_variance(3.0, "ebno", 4 * 0.5) == pytest.approx(10 ** -0.3 / 2)
-    assert noise_variance(10.0, "esno", None) == pytest.approx(0.1)
+    assert float(noise_variance(3.0, "ebno", 2 * 0.5)) == pytest.approx(10 ** -0.3)
+    assert float(noise_variance(3.0, "ebno", 4 * 0.5)) == pytest.approx(10 ** -0.3 / 2)
+    assert float(noise_variance(10.0, "esno", None)) == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("spec", [{"name": "bpsk"}, {"name": "qam", "bits_per_symbol": 4},
@@ -143,3 +144,14 @@ def test_turbo_decodes_at_moderate_snr():
     assert row["bler"] < 0.05
     worse = simulated(system, stop, -1.0, "ebno")
     assert worse["bler"] > 0.5
+
+
+@pytest.mark.parametrize("kind,name", [("channel", n) for n in registry.names("channel")]
+                         + [("receiver", n) for n in registry.names("receiver")])
+def test_spec_rebuilds_the_component(kind, name):
+    # Learned layers and checkpoint fingerprints store these specs and rebuild from them.
+    component = registry.build(kind, name, key=kind)
+    assert component.spec["name"] == name
+    again = registry.build(kind, component.spec, key=kind)
+    assert type(again) is type(component) and again.spec == component.spec
+    assert again.description == component.description

@@ -31,6 +31,11 @@ class Receiver:
         self.equalizer = equalizer
 
     @property
+    def spec(self):
+        """The registry spec that rebuilds this receiver."""
+        return {"name": "perfect", "equalizer": self.equalizer}
+
+    @property
     def description(self):
         return f"perfect CSI, {self.equalizer.upper()}"
 
@@ -75,6 +80,10 @@ class LSReceiver(Receiver):
         if num_pilots < 1:
             raise ValueError(f"num_pilots must be >= 1, got {num_pilots}")
         self.num_pilots = num_pilots
+
+    @property
+    def spec(self):
+        return {"name": "ls", "num_pilots": self.num_pilots, "equalizer": self.equalizer}
 
     @property
     def description(self):

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 from scipy import integrate, special, stats
+from sionna.phy.utils import db_to_lin
 
 
 def qfunc(x):
@@ -99,7 +100,7 @@ def normal_approximation_bler(ebno_db, *, k, n):
     BI-AWGN channel (BPSK, or Gray QPSK which is two BPSK uses), x-axis Eb/N0 in dB:
     eps ~ Q((n C - k + log2(n) / 2) / sqrt(n V)).
     """
-    ebno = 10 ** (np.asarray(ebno_db, float) / 10)
+    ebno = db_to_lin(ebno_db, precision="double").numpy()
     snr = 2 * ebno * k / n
     c, v = biawgn_capacity_dispersion(snr)
     return qfunc((n * c - k + 0.5 * math.log2(n)) / np.sqrt(n * v))

@@ -26,6 +26,7 @@ from sionna.phy import config
 from tqdm.auto import tqdm
 
 from .. import scenario as scenario_lib
+from ..phy.snr import noise_variance
 from .results import ResultStore
 
 
@@ -35,17 +36,10 @@ def batch_seed(seed, snr_db, batch_index):
     return int.from_bytes(hashlib.sha256(blob).digest()[:4], "little") & 0x7FFFFFFF
 
 
-def noise_variance(snr_db, definition, info_bits_per_channel_use):
-    """N0 (linear) for unit-energy symbols: Es/N0 directly, Eb/N0 via bits per channel use."""
-    snr = 10 ** (snr_db / 10)
-    if definition == "ebno":
-        return 1.0 / (snr * info_bits_per_channel_use)
-    return 1.0 / snr
-
-
 def simulate_point(system, *, snr_db, definition, seed, stop, progress=None):
     """Run batches at one SNR until ``system.finished``; returns (totals, seconds)."""
-    no = noise_variance(snr_db, definition, system.info_bits_per_channel_use)
+    no = float(noise_variance(snr_db, definition, system.info_bits_per_channel_use,
+                              precision="double"))
     totals, batch_index, start = {}, 0, time.perf_counter()
     while True:
         config.seed = batch_seed(seed, snr_db, batch_index)

@@ -10,8 +10,8 @@ from sionna.phy.mapping import BinarySource
 from .. import registry
 from ..errors import ScenarioError
 from ..metrics import wilson_interval
-from ..phy import theory
 from ..phy.link import DigitalLink
+from ..phy.snr import noise_variance
 from ..registry import Spec, register
 from .base import Metric, System, mean_of
 
@@ -105,25 +105,21 @@ class LinkSystem(System):
 
     def theory(self, snr_db, definition):
         curves = {}
-        snr_db = np.asarray(snr_db, float)
-        esno_db = snr_db + (10 * np.log10(self.info_bits_per_channel_use)
-                            if definition == "ebno" else 0.0)
-        esno = 10 ** (esno_db / 10)
-        channel, receiver = self.link.channel, self.link.receiver
-        name = self.modulation.name
+        rate = self.info_bits_per_channel_use
+        esno = 1 / noise_variance(snr_db, definition, rate, precision="double").numpy()
+        channel, receiver = self.link.symbol_link.channel, self.link.symbol_link.receiver
         uncoded = self.code.name == "uncoded"
-        exact_csi = receiver.num_pilots == 0
-        if uncoded and exact_csi and name in ("bpsk", "qam"):
-            kwargs = dict(modulation=name, bits_per_symbol=self.modulation.bits_per_symbol)
-            if not channel.is_fading:
-                curves["ber"] = ("closed form (hard decisions), AWGN", theory.ber_awgn(esno, **kwargs))
-            elif channel.k_factor == 0:
-                curves["ber"] = ("closed form (hard decisions), Rayleigh", theory.ber_rayleigh(esno, **kwargs))
-        binary_input = self.modulation.bits_per_symbol <= 2 and name != "psk"
-        if (not uncoded and binary_input and not channel.is_fading
-                and self.codewords_per_frame == 1):
-            ebno_db = esno_db - 10 * np.log10(self.info_bits_per_channel_use)
-            curves["bler"] = (f"normal approximation, ({self.code.n},{self.code.k}) BI-AWGN",
-                              theory.normal_approximation_bler(ebno_db, k=self.code.k,
-                                                               n=self.code.n))
+        if uncoded and receiver.num_pilots == 0:
+            ber = channel.uncoded_ber(esno, modulation=self.modulation.name,
+                                      bits_per_symbol=self.modulation.bits_per_symbol)
+            if ber is not None:
+                curves["ber"] = (f"closed form (hard decisions), {channel.description}", ber)
+        binary_input = self.modulation.bits_per_symbol <= 2 and self.modulation.name != "psk"
+        if not uncoded and binary_input and self.codewords_per_frame == 1:
+            ebno_db = np.asarray(snr_db, float) - (0.0 if definition == "ebno"
+                                                   else 10 * np.log10(rate))
+            bler = channel.normal_approximation_bler(ebno_db, k=self.code.k, n=self.code.n)
+            if bler is not None:
+                curves["bler"] = (f"normal approximation, ({self.code.n},{self.code.k}) BI-AWGN",
+                                  bler)
         return curves

@@ -61,7 +61,7 @@ from ...errors import ScenarioError, UserError
 from ...sim import train as train_lib
 from ..base import System
 from ..options import Training, Transmission
-from .layers.air import AirInterface, channel_config, receiver_config
+from .layers.air import AirInterface
 
 def slug(label):
     """A label as a directory name: lower case, runs of other characters -> '_'."""
@@ -217,8 +217,8 @@ class LearnedSystem(System):
 
     def fingerprint(self):
         """Everything that changes the trained weights, as JSON-able data."""
-        link = {"channel": channel_config(self.channel),
-                "receiver": receiver_config(self.receiver)}
+        # Registry specs: a channel or receiver with another name or key trains anew.
+        link = {"channel": self.channel.spec, "receiver": self.receiver.spec}
         return {"system": type(self).__name__, "settings": self.settings,
                 "dataset": self.dataset_spec, "transmission": self.transmission.model_dump(),
                 "training": self.training.model_dump(), "link": link, "seed": self.seed}

@@ -7,9 +7,9 @@ baselines use, in one of three ways (the YAML key ``transmission``):
 ``analog``
     ``2k`` reals are packed pairwise into ``k`` complex symbols
     (``x[2i] + j x[2i+1]``), normalized per sample to ``sqrt(k) z / ||z||``
-    (mean energy 1 per channel use), framed by the receiver (pilots for LS),
-    sent through :class:`~linksim.phy.channel.FlatFadingChannel`, equalized
-    and unpacked back to reals.
+    (mean energy 1 per channel use), sent through
+    :class:`~linksim.phy.link.SymbolLink` (framed by the receiver, pilots for
+    LS; the channel; equalized) and unpacked back to reals.
 ``quantized``
     Every real is first quantized to ``bits`` bits on a uniform grid spanning
     the sample's own [min, max] and dequantized at the transmitter (MIJSCC,
@@ -29,8 +29,13 @@ baselines use, in one of three ways (the YAML key ``transmission``):
 Noise: with ``no`` given (the Monte Carlo runner's N0, linear) the layer uses
 it; without it (training, Keras validation) it draws the SNR in dB uniformly
 from the training range ``snr_db = (lo, hi)`` (or uses a fixed value), per
-sample or per batch, and converts with ``N0 = 10^(-SNR_dB / 10)``. A receiver
-may sit ``snr_offset_db`` above (positive) or below the nominal SNR.
+sample or per batch, and converts with :func:`linksim.phy.snr.noise_variance`
+(``N0 = 10^(-SNR_dB / 10)``). A receiver may sit ``snr_offset_db`` above
+(positive) or below the nominal SNR.
+
+Channel and receiver are stored in a layer's config (and in checkpoint
+fingerprints) as their registry specs (``{"name": "rician", "k_factor": 2.0,
+...}``) and rebuilt through the registry.
 
 All randomness (channel, noise, training SNR) comes from Sionna's
 ``config.tf_rng``, which the runner reseeds before every batch, so evaluation
@@ -46,35 +51,11 @@ import tensorflow as tf
 from sionna.phy import config
 
 from .... import registry
-from ....phy.channel import FlatFadingChannel
-from ....phy.link import DigitalLink
-from ....phy.receiver import LSReceiver, Receiver
+from ....phy.link import DigitalLink, SymbolLink
+from ....phy.snr import noise_variance
 from . import PACKAGE
 from .complex_symbols import PowerNormalization, complex_to_real, real_to_complex
 from .quantizers import UniformQuantizer, VectorQuantizer
-
-
-def db_to_no(snr_db):
-    """Es/N0 in dB -> N0 (linear) for unit-energy symbols."""
-    return tf.pow(10.0, -tf.cast(snr_db, tf.float32) / 10.0)
-
-
-def channel_config(channel):
-    """The constructor arguments of a FlatFadingChannel (for get_config and checkpoints)."""
-    return {"k_factor": channel.k_factor, "fading": channel.fading,
-            "coherence_symbols": None if channel.fading == "fast" else channel.coherence,
-            "rician_mean": channel.rician_mean}
-
-
-def receiver_config(receiver):
-    """The constructor arguments of a Receiver / LSReceiver."""
-    return {"num_pilots": receiver.num_pilots, "equalizer": receiver.equalizer}
-
-
-def _make_receiver(*, num_pilots, equalizer):
-    if num_pilots:
-        return LSReceiver(num_pilots=num_pilots, equalizer=equalizer)
-    return Receiver(equalizer=equalizer)
 
 
 def _snr_range(snr_db):
@@ -93,10 +74,12 @@ class ChannelLayer(keras.layers.Layer):
 
     Parameters
     ----------
-    channel : linksim.phy.channel.FlatFadingChannel
-    receiver : linksim.phy.receiver.Receiver
-        Perfect CSI or LS pilots; its ``frame`` adds pilot overhead and its
-        ``equalize`` returns the unbiased symbol estimates the decoder sees.
+    channel : linksim.phy.channel.Channel | dict
+        The channel, or its registry spec (as in a saved config).
+    receiver : linksim.phy.receiver.Receiver | dict
+        Perfect CSI or LS pilots, or its registry spec; its ``frame`` adds pilot
+        overhead and its ``equalize`` returns the unbiased symbol estimates the
+        decoder sees.
     snr_db : float | (float, float)
         Training Es/N0 in dB, fixed or a uniform range.
     snr_draw : "sample" | "batch"
@@ -124,37 +107,45 @@ class ChannelLayer(keras.layers.Layer):
                  snr_offset_db=0.0, snr_fixed_db=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(channel, dict):
-            channel = FlatFadingChannel(**channel)
+            channel = registry.build("channel", channel, key="channel")
         if isinstance(receiver, dict):
-            receiver = _make_receiver(**receiver)
+            receiver = registry.build("receiver", receiver, key="receiver")
         if snr_draw not in ("sample", "batch"):
             raise ValueError(f"snr_draw must be 'sample' or 'batch', got {snr_draw!r}")
-        self.channel = channel
-        self.receiver = receiver
+        self.link = SymbolLink(channel=channel, receiver=receiver)
         self.snr_range = _snr_range(snr_db)
         self.snr_draw = snr_draw
         self.snr_offset_db = float(snr_offset_db)
         self.snr_fixed_db = None if snr_fixed_db is None else float(snr_fixed_db)
         self.normalize = PowerNormalization()
 
+    @property
+    def channel(self):
+        return self.link.channel
+
+    @property
+    def receiver(self):
+        return self.link.receiver
+
     def channel_uses(self, num_reals):
         """Complex channel uses (pilots included) for ``num_reals`` real features."""
         if num_reals % 2:
             raise ValueError(f"{num_reals} real features cannot be packed into complex symbols; "
                              "use an even number")
-        return self.receiver.num_transmitted(num_reals // 2, self.channel.coherence)
+        return self.link.channel_uses(num_reals // 2)
 
     def noise_variance(self, batch_size, no=None):
         """N0 per sample [batch], including this receiver's SNR offset."""
         if self.snr_fixed_db is not None:
-            no = db_to_no(self.snr_fixed_db)
+            no = noise_variance(self.snr_fixed_db)
         elif no is None:
             lo, hi = self.snr_range
             shape = [batch_size] if self.snr_draw == "sample" else [1]
             snr_db = config.tf_rng.uniform(shape, lo, hi) if hi > lo else tf.fill(shape, lo)
-            no = db_to_no(snr_db)
+            no = noise_variance(snr_db)
         no = tf.broadcast_to(tf.reshape(tf.cast(no, tf.float32), [-1]), [batch_size])
-        return no * 10.0 ** (-self.snr_offset_db / 10.0)
+        # An SNR offset of d dB scales N0 as an Es/N0 of d dB does.
+        return no * noise_variance(self.snr_offset_db)
 
     def call(self, x, no=None):
         if x.shape[-1] is not None and x.shape[-1] % 2:
@@ -162,16 +153,12 @@ class ChannelLayer(keras.layers.Layer):
                              "symbols; use an even number")
         batch = tf.shape(x)[0]
         no = self.noise_variance(batch, no)
-        z = real_to_complex(self.normalize(x))
-        num_data = z.shape[-1]
-        coherence = self.channel.coherence
-        y, h = self.channel(self.receiver.frame(z, coherence), no)
-        z_hat, _ = self.receiver.equalize(y, h, no, coherence, num_data)
+        z_hat, _ = self.link(real_to_complex(self.normalize(x)), no)
         return complex_to_real(z_hat)
 
     def get_config(self):
-        return {**super().get_config(), "channel": channel_config(self.channel),
-                "receiver": receiver_config(self.receiver), "snr_db": list(self.snr_range),
+        return {**super().get_config(), "channel": self.channel.spec,
+                "receiver": self.receiver.spec, "snr_db": list(self.snr_range),
                 "snr_draw": self.snr_draw, "snr_offset_db": self.snr_offset_db,
                 "snr_fixed_db": self.snr_fixed_db}
 

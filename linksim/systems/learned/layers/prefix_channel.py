@@ -37,10 +37,7 @@ class PrefixChannel(ChannelLayer):
     def call(self, x, mask, no):
         sent = tf.reduce_sum(mask, axis=-1, keepdims=True)
         energy = tf.reduce_sum(tf.square(x), axis=-1, keepdims=True)
-        z = real_to_complex(x * tf.sqrt(sent / tf.maximum(energy, 1e-12)))
-        coherence = self.channel.coherence
-        y, h = self.channel(self.receiver.frame(z, coherence), no)
-        z_hat, _ = self.receiver.equalize(y, h, no, coherence, z.shape[-1])
+        z_hat, _ = self.link(real_to_complex(x * tf.sqrt(sent / tf.maximum(energy, 1e-12))), no)
         return complex_to_real(z_hat) * tf.repeat(mask, 2, axis=-1)
 
 
