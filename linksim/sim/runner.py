@@ -159,6 +159,8 @@ class RunSummary:
     dropped: int
     merged: int
     written: list
+    #: Learned analog systems below the linear floor (see ``linear_optimal.floor_warnings``).
+    warnings: list = dataclasses.field(default_factory=list)
 
     def __str__(self):
         parts = [f"{self.computed} point(s) computed", f"{sum(map(len, self.reused.values()))} "
@@ -260,6 +262,9 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
                                or {"label": system.label, **system.describe()})
         facts[system.label]["metrics"] = [m.__dict__ for m in system.metrics]
     metrics = list({m.name: m for s in systems for m in s.metrics}.values())
+    from ..systems.linear_optimal import floor_warnings
+    summary.warnings = floor_warnings(systems, facts, rows, seed=scenario.seed,
+                                      stop=scenario.stop, definition=definition)
     curve = np.linspace(min(grid), max(grid), 200) if grid else np.array([])
     produced_by = _produced_by(records, _legacy_provenance(store.previous))
     latest = next((p for p in reversed(produced_by) if "versions" in p), {})
@@ -275,6 +280,7 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
                                  for m, (label, v) in s.theory(curve, definition).items()}
                        for s in systems},
             "skipped_after_error_free_point": skipped,
+            "warnings": summary.warnings,
             "simulated_seconds": round(sum(r.get("seconds") or 0 for r in rows), 2),
             # Of the newest point; produced_by lists every machine and code that made them.
             **{k: latest[k] for k in ("versions", "git_commit", "machine") if k in latest},

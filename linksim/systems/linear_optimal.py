@@ -61,3 +61,84 @@ class LinearOptimal(LinearAnalogSystem):
         variances = self.projection.variances
         powers = reverse_waterfilling(variances, self.data_symbols(), no / 2.0)
         return gains_for_powers(powers, variances, self.owner)
+
+
+def _training_range(system):
+    snr_db = system.training.snr_db
+    return (snr_db, snr_db) if isinstance(snr_db, (int, float)) else tuple(snr_db)
+
+
+def _floor(system, facts, systems):
+    """The ``linear_optimal`` system of the scenario that ``system`` is compared with, or None:
+    same data set, test images, channel uses per sample and receiver."""
+    uses = facts[system.label].get("channel_uses_per_sample")
+    for other in systems:
+        if isinstance(other, LinearOptimal) \
+                and facts[other.label].get("channel_uses_per_sample") == uses \
+                and other.dataset_spec.get("name") == system.dataset_spec.get("name") \
+                and (other.test_samples, other.test_offset) == (system.test_samples,
+                                                                system.test_offset) \
+                and other.receiver.description == system.receiver.description:
+            return other
+    return None
+
+
+def floor_warnings(systems, facts, rows, *, seed, stop, definition, show_progress=False):
+    """One line per learned analog system whose PSNR is below ``linear_optimal`` at an SNR point
+    inside its training SNR range.
+
+    The floor is the scenario's own ``linear_optimal`` with the same data set, test images,
+    channel uses per sample (pilots included) and receiver, where there is one with a point
+    at that SNR; otherwise one is built with those settings (its training statistics from the
+    learned system's ``training.train_samples``) and simulated here on the same seeded
+    channel realizations (seconds). Systems whose channel uses are unknown (never built
+    here, no earlier run.json) are skipped.
+
+    Parameters
+    ----------
+    systems : list of System
+    facts : dict
+        Label -> the facts run.json records (``channel_uses_per_sample``).
+    rows : list of dict
+        metrics.csv rows.
+    seed, stop, definition
+        The scenario's seed, ``stop`` rule and SNR definition.
+    """
+    from ..sim.runner import evaluate_point
+    from .learned.base import LearnedSystem
+
+    psnr = {(r["system"], r["snr_db"]): r.get("psnr") for r in rows}
+    lines = []
+    for system in systems:
+        uses = facts[system.label].get("channel_uses_per_sample")
+        if not isinstance(system, LearnedSystem) or system.transmission.mode != "analog" \
+                or "psnr" not in [m.name for m in system.metrics] or uses is None:
+            continue
+        lo, hi = _training_range(system)
+        points = sorted(snr for (label, snr), value in psnr.items()
+                        if label == system.label and lo <= snr <= hi and value == value
+                        and value is not None)
+        floor = _floor(system, facts, systems)
+        reference, computed = {}, None
+        for snr in points:
+            if floor is not None and psnr.get((floor.label, snr)) is not None:
+                reference[snr] = psnr[floor.label, snr]
+                continue
+            if computed is None:
+                computed = LinearOptimal(
+                    dataset=system.dataset_spec, channel_uses_per_sample=uses,
+                    test_samples=system.test_samples, test_offset=system.test_offset,
+                    train_samples=system.training.train_samples, channel=system.channel,
+                    receiver=system.receiver, stop=stop, key=system.key)
+                computed.prepare(show_progress=show_progress)
+            reference[snr] = evaluate_point(computed, snr_db=snr, definition=definition,
+                                            seed=seed, stop=stop)["psnr"]
+        below = [snr for snr in points if psnr[system.label, snr] < reference[snr]]
+        if below:
+            source = f"{floor.label!r} in this scenario" if floor is not None and computed is None \
+                else f"computed at {uses} channel uses"
+            lines.append(f"{system.label!r} is below linear_optimal ({source}) inside its "
+                         f"training range {lo:g}..{hi:g} dB at " + ", ".join(
+                             f"{snr:g} dB ({psnr[system.label, snr]:.2f} < {reference[snr]:.2f} "
+                             "dB PSNR)" for snr in below))
+    return lines
