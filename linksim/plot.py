@@ -64,6 +64,12 @@ def _sweep_axes(ax, run, rows, metric):
     return bool(curves)
 
 
+def _own(system, metric):
+    """``metric`` as ``system`` records it (its own interval columns: a seed mean has the
+    seeds' range)."""
+    return next((m for m in system.get("metrics", []) if m["name"] == metric["name"]), metric)
+
+
 def plot_results(out):
     """Write ``<metric>.png`` for every metric in ``out/metrics.csv``; returns the paths."""
     out = pathlib.Path(out)
@@ -79,11 +85,14 @@ def plot_results(out):
             metrics.setdefault(metric["name"], metric)
     paths = []
     sweep = bool((run["scenario"].get("plot") or {}).get("x"))
+    # Systems trained over several seeds are drawn as their mean with the seeds' range.
+    seeded = {label for s in run.get("systems", []) for label in s.get("aggregate_of", [])}
+    shown = [s for s in run.get("systems", []) if s["label"] not in seeded]
     for name, metric in metrics.items():
         fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=120)
         drawn = _sweep_axes(ax, run, rows, metric) if sweep else False
         hollow = False
-        for i, system in enumerate([] if sweep else run["systems"]):
+        for i, system in enumerate([] if sweep else shown):
             color = f"C{i % 10}"
             points = [r for r in rows if r["system"] == system["label"]
                       and np.isfinite(r.get(name, np.nan))]
@@ -92,8 +101,9 @@ def plot_results(out):
             if points:
                 x = np.array([r["snr_db"] for r in points])
                 y = np.array([r[name] for r in points])
-                ax.errorbar(x, y, yerr=_errors(points, metric), marker="o", ms=4, capsize=3,
-                            color=color, label=system["label"])
+                ax.errorbar(x, y, yerr=_errors(points, _own(system, metric)), marker="o",
+                            ms=4, capsize=3, color=color, label=system["label"]
+                            + (", bars: seed range" if "aggregate_of" in system else ""))
                 # Hollow markers: some samples did not fit the bit budget (baselines).
                 partial = np.array([r.get("feasible_fraction", 1.0) < 1.0 for r in points])
                 if partial.any():

@@ -26,7 +26,7 @@ from sionna.phy import config
 from tqdm.auto import tqdm
 
 from .. import scenario as scenario_lib
-from .results import ResultStore
+from .results import ResultStore, seed_aggregates
 
 
 def batch_seed(seed, snr_db, batch_index):
@@ -261,11 +261,15 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
                                else previous.get(system.label)
                                or {"label": system.label, **system.describe()})
         facts[system.label]["metrics"] = [m.__dict__ for m in system.metrics]
+        if system.seed_of is not None:
+            facts[system.label] |= {"seed_of": system.seed_of, "seed": system.seed}
     metrics = list({m.name: m for s in systems for m in s.metrics}.values())
     from ..systems.linear_optimal import floor_warnings
     summary.warnings = floor_warnings(systems, facts, rows, seed=scenario.seed,
                                       stop=scenario.stop, definition=definition)
     curve = np.linspace(min(grid), max(grid), 200) if grid else np.array([])
+    seed_rows, seed_facts = seed_aggregates(rows, list(facts.values()))
+    rows += seed_rows
     produced_by = _produced_by(records, _legacy_provenance(store.previous))
     latest = next((p for p in reversed(produced_by) if "versions" in p), {})
     summary.written = store.write_results(
@@ -274,7 +278,7 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
             "scenario_file": os.path.normpath(file) if file else None,
             "seed": scenario.seed, "snr_definition": definition, "snr_db": grid,
             "channel": channel.description, "receiver": receiver.description,
-            "systems": [facts[s.label] for s in systems],
+            "systems": [facts[s.label] for s in systems] + seed_facts,
             "theory": {s.label: {m: {"label": label, "snr_db": curve.tolist(),
                                      "values": np.asarray(v, float).tolist()}
                                  for m, (label, v) in s.theory(curve, definition).items()}

@@ -20,6 +20,7 @@ AWGN, diversity under fast fading).
 
 :func:`floor_warnings` compares learned analog systems with this floor.
 """
+import json
 from typing import Annotated
 
 import numpy as np
@@ -108,7 +109,7 @@ def floor_warnings(systems, facts, rows, *, seed, stop, definition, show_progres
     from .learned.base import LearnedSystem
 
     psnr = {(r["system"], r["snr_db"]): r.get("psnr") for r in rows}
-    lines = []
+    lines, floors = [], {}  # floors: computed ones by their settings, shared (seeds)
     for system in systems:
         uses = facts[system.label].get("channel_uses_per_sample")
         if not isinstance(system, LearnedSystem) or system.transmission.mode != "analog" \
@@ -120,19 +121,25 @@ def floor_warnings(systems, facts, rows, *, seed, stop, definition, show_progres
                         and value is not None)
         floor = _floor(system, facts, systems)
         reference, computed = {}, None
+        settings = json.dumps([system.dataset_spec, uses, system.test_samples,
+                               system.test_offset, system.training.train_samples,
+                               system.receiver.description], sort_keys=True)
         for snr in points:
             if floor is not None and psnr.get((floor.label, snr)) is not None:
                 reference[snr] = psnr[floor.label, snr]
                 continue
-            if computed is None:
-                computed = LinearOptimal(
+            if settings not in floors:
+                floors[settings] = (LinearOptimal(
                     dataset=system.dataset_spec, channel_uses_per_sample=uses,
                     test_samples=system.test_samples, test_offset=system.test_offset,
                     train_samples=system.training.train_samples, channel=system.channel,
-                    receiver=system.receiver, stop=stop, key=system.key)
-                computed.prepare(show_progress=show_progress)
-            reference[snr] = evaluate_point(computed, snr_db=snr, definition=definition,
-                                            seed=seed, stop=stop)["psnr"]
+                    receiver=system.receiver, stop=stop, key=system.key), {})
+                floors[settings][0].prepare(show_progress=show_progress)
+            computed, done = floors[settings]
+            if snr not in done:
+                done[snr] = evaluate_point(computed, snr_db=snr, definition=definition,
+                                           seed=seed, stop=stop)["psnr"]
+            reference[snr] = done[snr]
         below = [snr for snr in points if psnr[system.label, snr] < reference[snr]]
         if below:
             source = f"{floor.label!r} in this scenario" if floor is not None and computed is None \
