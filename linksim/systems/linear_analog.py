@@ -239,6 +239,12 @@ class LinearAnalogSystem(System):
         As for ``deepjscc``.
     """
 
+    # Facts that need the data set, which validation may not have (see ``describe``).
+    later_facts = ("test_data", "source_dimension", "channel_uses_per_sample",
+                   "data_symbols_per_sample", "bandwidth_ratio_actual", "train_data",
+                   "components_sent", "mean_symbol_energy_test", "classifier",
+                   "classifier_clean_accuracy")
+
     def __init__(self, *, label, dataset, bandwidth_ratio, channel_uses_per_sample,
                  test_samples, test_offset, train_samples, classifier,
                  classifier_train_samples, channel, receiver, stop, train, key):
@@ -386,15 +392,17 @@ class LinearAnalogSystem(System):
         return {**self.task.summarize(totals), "blocks": totals["blocks"]}
 
     def describe(self):
-        test = self._test_data()
-        size = test.x[0].size
         facts = {"dataset": self.dataset_spec, "test_samples": self.test_samples,
-                 "test_offset": self.test_offset, "test_data": test.provenance,
-                 "transmission": "analog", "source_dimension": size,
-                 "channel_uses_per_sample": self.channel_uses,
-                 "data_symbols_per_sample": self.data_symbols(),
-                 "bandwidth_ratio_requested": self.bandwidth_ratio,
-                 "bandwidth_ratio_actual": self.channel_uses / size}
+                 "test_offset": self.test_offset, "transmission": "analog",
+                 "bandwidth_ratio_requested": self.bandwidth_ratio}
+        if self._test is None and self.channel_uses_requested is None:
+            return facts  # validated where the data set is not installed: sizes unknown
+        facts.update(channel_uses_per_sample=self.channel_uses,
+                     data_symbols_per_sample=self.data_symbols())
+        if self._test is not None:
+            size = self._test.x[0].size
+            facts.update(test_data=self._test.provenance, source_dimension=size,
+                         bandwidth_ratio_actual=self.channel_uses / size)
         if self.projection is not None:
             facts.update(train_data=self._train_provenance,
                          components_sent=self.projection.num_components,
