@@ -264,7 +264,8 @@ def seed_aggregates(rows, systems):
     each ``seed_of`` group and each SNR point every seed finished, the row
     ``<label> (mean of N seeds)`` holds, per metric, the mean over seeds, their
     standard deviation (``<m>_seed_std``, ddof 1) and range (``<m>_seed_min``,
-    ``<m>_seed_max``, drawn as the error bars), and ``seeds`` = N.
+    ``<m>_seed_max``: the plots draw it as the error bars, table.md as ``(seeds lo..hi)``),
+    and ``seeds`` = N.
     """
     groups = {}
     for facts in systems:
@@ -292,12 +293,14 @@ def seed_aggregates(rows, systems):
                         f"{name}_seed_std": statistics.stdev(values) if len(values) > 1
                         else 0.0}
             out_rows.append(row | {"seeds": len(points)})
-        out_facts.append({"label": label, "aggregate_of": [m["label"] for m in members],
+        # The members' shared facts (settings for plot.x sweeps), then what makes it a mean.
+        shared = {k: v for k, v in members[0].items()
+                  if k not in ("label", "seed", "seed_of", "checkpoint", "metrics")}
+        out_facts.append({**shared, "label": label,
+                          "aggregate_of": [m["label"] for m in members],
                           "spread": "error bars: min..max over seeds; <m>_seed_std: their "
                                     "standard deviation",
-                          "metrics": [{**m, "ci": [f"{m['name']}_seed_min",
-                                                   f"{m['name']}_seed_max"]}
-                                      for m in members[0]["metrics"]]})
+                          "metrics": members[0]["metrics"]})
     return out_rows, out_facts
 
 
