@@ -150,8 +150,8 @@ def test_ls_receiver_on_rayleigh_counts_pilots_in_the_budget(tmp_path):
     ("{name: linear_optimal, dataset: {name: fashion_mnist}, bandwith_ratio: 0.5}",
      "systems[0].bandwith_ratio"),
     ("{name: uncoded_analog, dataset: {name: fashion_mnist}}", "give exactly one of"),
-    ("{name: uncoded_analog, dataset: {name: fashion_mnist}, bandwidth_ratio: 0.5, "
-     "channel_uses_per_sample: 3}", "give exactly one of"),
+    (("{name: uncoded_analog, dataset: {name: fashion_mnist}, bandwidth_ratio: 0.5, "
+      "channel_uses_per_sample: 3}"), "give exactly one of"),
     ("{name: linear_optimal, dataset: {name: fashion_mnist}, bandwidth_ratio: -1}",
      "systems[0].bandwidth_ratio"),
     ("{name: linear_optimal, dataset: {name: fashion_mnist, split: test}, bandwidth_ratio: 1}",

@@ -30,7 +30,8 @@ def write(tmp_path, system):
     ("3", "systems[0].seeds"),
 ])
 def test_bad_seeds_are_one_line_errors(tmp_path, seeds, needle):
-    result = CliRunner().invoke(main, ["validate", str(write(tmp_path, f"{TINY}, seeds: {seeds}}}"))])
+    path = write(tmp_path, f"{TINY}, seeds: {seeds}}}")
+    result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2 and needle in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
 

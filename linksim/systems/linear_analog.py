@@ -44,7 +44,6 @@ from ..errors import ScenarioError, UserError
 from .base import Metric, System
 from .tasks import ImageTask
 
-
 # ------------------------------------------------------------------ the math
 
 
@@ -67,7 +66,7 @@ def common_gain(variances, owner, energy):
 
 
 def reverse_waterfilling(variances, total_power, noise):
-    """Powers [m] minimising ``sum_c lambda_c noise / (p_c + noise)`` with ``sum_c p_c = total_power``.
+    """Powers [m] minimising ``sum_c lambda_c noise / (p_c + noise)``, ``sum_c p_c = total_power``.
 
     The optimal linear power allocation for MSE (Lee and Petersen 1976):
     ``p_c = max(0, theta sqrt(lambda_c) - noise)`` with ``theta`` set by the
@@ -90,7 +89,7 @@ def reverse_waterfilling(variances, total_power, noise):
 
 
 def gains_for_powers(powers, variances, owner):
-    """Per-dimension gains [m] that give component ``c`` the total power ``p_c`` over its repeats."""
+    """Per-dimension gains [m] giving component ``c`` the total power ``p_c`` over its repeats."""
     count = repeats(owner, len(variances))
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = np.sqrt(powers / (np.maximum(count, 1) * variances))
@@ -196,7 +195,7 @@ class Projection:
 
 
 def transmit(reals, no, *, channel, receiver):
-    """Real dimensions over the link: ``[batch, 2k]`` -> (equalized ``[batch, 2k]``, noise ``[batch, 2k]``).
+    """Real dimensions over the link: ``[batch, 2k]`` -> (equalized, noise), both ``[batch, 2k]``.
 
     Packs pairs into complex symbols, frames them (pilots), sends them through
     ``channel`` at N0 ``no`` (linear) and equalizes; the noise of each real
@@ -326,7 +325,7 @@ class LinearAnalogSystem(System):
         """Channel uses per image, pilots included (the budget)."""
         if self.channel_uses_requested is not None:
             return self.channel_uses_requested
-        return max(1, int(round(self.bandwidth_ratio * self._test_data().x[0].size)))
+        return max(1, round(self.bandwidth_ratio * self._test_data().x[0].size))
 
     def data_symbols(self):
         """Most data symbols whose frame (pilots included) fits the budget."""

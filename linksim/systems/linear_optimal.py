@@ -21,6 +21,7 @@ AWGN, diversity under fast fading).
 :func:`floor_warnings` compares learned analog systems with this floor.
 """
 import json
+import math
 from typing import Annotated
 
 import numpy as np
@@ -32,7 +33,7 @@ from .linear_analog import LinearAnalogSystem, Projection, gains_for_powers, rev
 
 @register("system", "linear_optimal")
 class LinearOptimal(LinearAnalogSystem):
-    """PCA of the training split, reverse water-filling power allocation, LMMSE: the best linear JSCC."""
+    """PCA of the training split, reverse water-filling power allocation, LMMSE: best linear JSCC."""
 
     def __init__(self, *, dataset: Spec("dataset"),
                  bandwidth_ratio: Annotated[float, Field(gt=0, le=1000)] | None = None,
@@ -117,8 +118,8 @@ def floor_warnings(systems, facts, rows, *, seed, stop, definition, show_progres
             continue
         lo, hi = _training_range(system)
         points = sorted(snr for (label, snr), value in psnr.items()
-                        if label == system.label and lo <= snr <= hi and value == value
-                        and value is not None)
+                        if label == system.label and lo <= snr <= hi and value is not None
+                        and math.isfinite(value))
         floor = _floor(system, facts, systems)
         reference, computed = {}, None
         settings = json.dumps([system.dataset_spec, uses, system.test_samples,

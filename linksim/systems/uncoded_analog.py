@@ -29,7 +29,7 @@ from .linear_analog import LinearAnalogSystem, Projection, common_gain
 
 @register("system", "uncoded_analog")
 class UncodedAnalog(LinearAnalogSystem):
-    """Mean-removed pixels as analog symbols (Es = 1), per-symbol LMMSE; repetition or block means."""
+    """Mean-removed pixels as analog symbols (Es = 1), per-symbol LMMSE; repeats or block means."""
 
     def __init__(self, *, dataset: Spec("dataset"),
                  bandwidth_ratio: Annotated[float, Field(gt=0, le=1000)] | None = None,
