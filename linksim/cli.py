@@ -135,6 +135,8 @@ def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet, workers, cluste
         for line in summary.reused_lines():
             click.echo(line)
     click.echo(summary)
+    for line in summary.warnings:
+        click.echo(f"warning: {line}")
     click.echo(f"results: {out / 'metrics.csv'}")
     if not no_plot:
         for path in plot_results(out):

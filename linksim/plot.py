@@ -33,12 +33,19 @@ def _fact(system, path):
     return value
 
 
+def _either(row, column, fallback):
+    value = row.get(column, np.nan)
+    return value if np.isfinite(value) else row.get(fallback, np.nan)
+
+
 def _errors(rows, metric):
     """Error bar lengths [2, points] below and above each row's value; NaN where none."""
     names = metric.get("ci") or ("", "")
-    y = np.array([r[metric["name"]] for r in rows], float)
-    low = np.array([r.get(names[0], np.nan) for r in rows], float)
-    high = np.array([r.get(names[1], np.nan) for r in rows], float)
+    name = metric["name"]
+    y = np.array([r[name] for r in rows], float)
+    # A mean over training seeds (``seeds:``) has the seeds' range instead of an interval.
+    low = np.array([_either(r, names[0], f"{name}_seed_min") for r in rows], float)
+    high = np.array([_either(r, names[1], f"{name}_seed_max") for r in rows], float)
     # Clipped at 0: an interval may end exactly at its value, up to rounding.
     return np.maximum(0.0, np.vstack([y - low, high - y]))
 
@@ -47,7 +54,7 @@ def _sweep_axes(ax, run, rows, metric):
     """Metric against a system parameter (plot.x): one curve per SNR (and series)."""
     options = run["scenario"].get("plot") or {}
     curves = {}
-    for system in run["systems"]:
+    for system in _shown(run):
         series = str(_fact(system, options["series"])) if options.get("series") else None
         for row in rows:
             if row["system"] == system["label"] and np.isfinite(row.get(metric["name"], np.nan)):
@@ -62,6 +69,12 @@ def _sweep_axes(ax, run, rows, metric):
                     ms=4, capsize=3, color=f"C{i % 10}", label=f"{label}{unit} = {snr:g} dB")
     ax.set_xlabel(options.get("x_label") or options["x"])
     return bool(curves)
+
+
+def _shown(run):
+    """Systems to draw: a system trained over several seeds as their mean with the seeds' range."""
+    seeded = {label for s in run.get("systems", []) for label in s.get("aggregate_of", [])}
+    return [s for s in run.get("systems", []) if s["label"] not in seeded]
 
 
 def plot_results(out):
@@ -83,7 +96,7 @@ def plot_results(out):
         fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=120)
         drawn = _sweep_axes(ax, run, rows, metric) if sweep else False
         hollow = False
-        for i, system in enumerate([] if sweep else run["systems"]):
+        for i, system in enumerate([] if sweep else _shown(run)):
             color = f"C{i % 10}"
             points = [r for r in rows if r["system"] == system["label"]
                       and np.isfinite(r.get(name, np.nan))]
@@ -92,8 +105,9 @@ def plot_results(out):
             if points:
                 x = np.array([r["snr_db"] for r in points])
                 y = np.array([r[name] for r in points])
-                ax.errorbar(x, y, yerr=_errors(points, metric), marker="o", ms=4, capsize=3,
-                            color=color, label=system["label"])
+                ax.errorbar(x, y, yerr=_errors(points, metric), marker="o",
+                            ms=4, capsize=3, color=color, label=system["label"]
+                            + (", bars: seed range" if "aggregate_of" in system else ""))
                 # Hollow markers: some samples did not fit the bit budget (baselines).
                 partial = np.array([r.get("feasible_fraction", 1.0) < 1.0 for r in points])
                 if partial.any():

@@ -130,12 +130,36 @@ def _safe_name(name):
     return name
 
 
+MAX_SEEDS = 100
+_SEEDS = pydantic.TypeAdapter(
+    Annotated[list[Annotated[int, pydantic.Field(ge=0, lt=2 ** 32)]],
+              pydantic.Field(min_length=1, max_length=MAX_SEEDS)])
+
+
+def _check_seeds(own):
+    """``seeds``: distinct training seeds of a system that trains with one."""
+    try:
+        seeds = _SEEDS.validate_python(own["seeds"])
+    except pydantic.ValidationError as err:
+        raise registry.nested_error(registry.format_validation_error(err, "seeds")) from None
+    if len(set(seeds)) != len(seeds):
+        raise ScenarioError("seeds", f"{seeds} repeats a seed; give each seed once")
+    name = own.get("name")
+    entry = registry.known("system").get(name) if isinstance(name, str) else None
+    if entry is not None and not entry.declares("seed"):
+        raise ScenarioError("seeds", f"system {name!r} is not trained with a seed; 'seeds' is "
+                                     "for learned systems")
+
+
 def _check_system(spec):
-    """A ``systems`` entry: its own optional ``receiver`` and the system's keys."""
+    """A ``systems`` entry: its own optional ``receiver``, ``seeds`` and the system's keys."""
     own = dict(spec) if isinstance(spec, dict) else spec
     try:
         if isinstance(own, dict) and "receiver" in own:
             registry.check("receiver", own.pop("receiver"), key="receiver")
+        if isinstance(own, dict) and "seeds" in own:
+            _check_seeds(own)
+            own.pop("seeds")
         registry.check("system", own, context=registry.CONTEXT)
     except ScenarioError as err:
         raise registry.nested_error(err) from None
@@ -380,28 +404,49 @@ def build(scenario, *, file=None, checkpoint_root=None):
             if own_receiver is not None:
                 system_context["receiver"] = registry.build("receiver", own_receiver,
                                                             key=f"{key}.receiver")
-            system = registry.build("system", spec, key=key, context=system_context)
-            if system.label in labels:
-                raise ScenarioError(f"{key}.label", f"duplicate label {system.label!r}; "
-                                                    "give each system its own 'label'")
-            labels.add(system.label)
-            if scenario.snr.definition == "ebno" and system.info_bits_per_channel_use is None:
-                raise ScenarioError("snr.definition", f"'ebno' needs information bits per "
-                                    f"channel use, which {system.label!r} does not define; "
-                                    "use 'esno'")
-            system.check(key=key)
-            try:
-                # The facts run.json records; computing them sizes the frame, which
-                # fails where pilots leave no room for data.
-                facts = {"label": system.label, **system.describe()}
-            except ValueError as err:
-                raise ScenarioError(key, str(err).replace("\n", " ")) from None
-            _check_plot_keys(scenario.plot, facts, system.later_facts)
-            systems.append(system)
+            for system in _build_seeds(spec, key=key, context=system_context):
+                if system.label in labels:
+                    raise ScenarioError(f"{key}.label", f"duplicate label {system.label!r}; "
+                                                        "give each system its own 'label'")
+                labels.add(system.label)
+                systems.append(_checked(system, scenario, key=key))
     except ScenarioError as err:
         err.file = str(file) if file is not None else err.file
         raise
     return channel, receiver, systems
+
+
+def _build_seeds(spec, *, key, context):
+    """The system of one ``systems`` entry, or with ``seeds: [s1, ...]`` one per training seed,
+    labelled ``<label> (seed s)`` (own checkpoint directory) and marked ``seed_of = <label>``."""
+    seeds = spec.pop("seeds", None)
+    if seeds is None:
+        return [registry.build("system", spec, key=key, context=context)]
+    label = spec.get("label") or registry.build("system", spec, key=key, context=context).label
+    systems = []
+    for seed in seeds:
+        system = registry.build("system", {**spec, "label": f"{label} (seed {seed})"}, key=key,
+                                context={**context, "seed": seed})
+        system.seed_of = label
+        systems.append(system)
+    return systems
+
+
+def _checked(system, scenario, *, key):
+    """``system`` after the checks that need it built (SNR definition, sizes, plot keys)."""
+    if scenario.snr.definition == "ebno" and system.info_bits_per_channel_use is None:
+        raise ScenarioError("snr.definition", f"'ebno' needs information bits per "
+                            f"channel use, which {system.label!r} does not define; "
+                            "use 'esno'")
+    system.check(key=key)
+    try:
+        # The facts run.json records; computing them sizes the frame, which
+        # fails where pilots leave no room for data.
+        facts = {"label": system.label, **system.describe()}
+    except ValueError as err:
+        raise ScenarioError(key, str(err).replace("\n", " ")) from None
+    _check_plot_keys(scenario.plot, facts, system.later_facts)
+    return system
 
 
 def _check_plot_keys(plot, facts, later_facts):

@@ -23,6 +23,7 @@ import math
 import os
 import pathlib
 import re
+import statistics
 import tempfile
 
 from ..errors import UserError
@@ -231,6 +232,10 @@ class ResultStore:
                 value = number(row.get(metric.name))
                 if value and number(row.get(low)) and number(row.get(high)):
                     value += f" [{number(row[low])}, {number(row[high])}]"
+                elif value and f"{metric.name}_seed_min" in row:
+                    # A mean over training seeds: their range instead of an interval.
+                    value += (f" (seeds {number(row[f'{metric.name}_seed_min'])}.."
+                              f"{number(row[f'{metric.name}_seed_max'])})")
                 return value
             table(metric.label, cell)
         table("Samples per point (blocks: frames, or source samples)",
@@ -250,6 +255,53 @@ class ResultStore:
                    if write_if_changed(self.out / name, text)]
         self.previous = json.loads(run)
         return written
+
+
+def seed_aggregates(rows, systems):
+    """Rows and run.json facts of the mean over training seeds (``seeds:``), with its spread.
+
+    ``systems``: run.json facts of every system (``label``, ``metrics``, ``seed_of``). For
+    each ``seed_of`` group and each SNR point every seed finished, the row
+    ``<label> (mean of N seeds)`` holds, per metric, the mean over seeds, their
+    standard deviation (``<m>_seed_std``, ddof 1) and range (``<m>_seed_min``,
+    ``<m>_seed_max``: the plots draw it as the error bars, table.md as ``(seeds lo..hi)``),
+    and ``seeds`` = N.
+    """
+    groups = {}
+    for facts in systems:
+        if facts.get("seed_of"):
+            groups.setdefault(facts["seed_of"], []).append(facts)
+    out_rows, out_facts = [], []
+    for base, members in groups.items():
+        label = f"{base} (mean of {len(members)} seeds)"
+        names = [m["name"] for m in members[0]["metrics"]]
+        by_snr = {}
+        for row in rows:
+            if row["system"] in {m["label"] for m in members}:
+                by_snr.setdefault(row["snr_db"], []).append(row)
+        for snr in sorted(by_snr):
+            points = by_snr[snr]
+            if len(points) < len(members):
+                continue
+            row = {"system": label, "snr_db": snr, "snr_definition": points[0]["snr_definition"]}
+            for name in names:
+                values = [p[name] for p in points if p.get(name) is not None]
+                if len(values) < len(points):
+                    continue
+                row |= {name: sum(values) / len(values), f"{name}_seed_min": min(values),
+                        f"{name}_seed_max": max(values),
+                        f"{name}_seed_std": statistics.stdev(values) if len(values) > 1
+                        else 0.0}
+            out_rows.append(row | {"seeds": len(points)})
+        # The members' shared facts (settings for plot.x sweeps), then what makes it a mean.
+        shared = {k: v for k, v in members[0].items()
+                  if k not in ("label", "seed", "seed_of", "checkpoint", "metrics")}
+        out_facts.append({**shared, "label": label,
+                          "aggregate_of": [m["label"] for m in members],
+                          "spread": "error bars: min..max over seeds; <m>_seed_std: their "
+                                    "standard deviation",
+                          "metrics": members[0]["metrics"]})
+    return out_rows, out_facts
 
 
 def read_metrics(out):

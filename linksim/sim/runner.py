@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .. import scenario as scenario_lib
 from ..phy.snr import noise_variance
-from .results import ResultStore
+from .results import ResultStore, seed_aggregates
 
 
 def batch_seed(seed, snr_db, batch_index):
@@ -153,6 +153,8 @@ class RunSummary:
     dropped: int
     merged: int
     written: list
+    #: Learned analog systems below the linear floor (see ``linear_optimal.floor_warnings``).
+    warnings: list = dataclasses.field(default_factory=list)
 
     def __str__(self):
         parts = [f"{self.computed} point(s) computed", f"{sum(map(len, self.reused.values()))} "
@@ -253,8 +255,15 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
                                else previous.get(system.label)
                                or {"label": system.label, **system.describe()})
         facts[system.label]["metrics"] = [m.__dict__ for m in system.metrics]
+        if system.seed_of is not None:
+            facts[system.label] |= {"seed_of": system.seed_of, "seed": system.seed}
     metrics = list({m.name: m for s in systems for m in s.metrics}.values())
+    from ..systems.linear_optimal import floor_warnings
+    summary.warnings = floor_warnings(systems, facts, rows, seed=scenario.seed,
+                                      stop=scenario.stop, definition=definition)
     curve = np.linspace(min(grid), max(grid), 200) if grid else np.array([])
+    seed_rows, seed_facts = seed_aggregates(rows, list(facts.values()))
+    rows += seed_rows
     produced_by = _produced_by(records, _legacy_provenance(store.previous))
     latest = next((p for p in reversed(produced_by) if "versions" in p), {})
     summary.written = store.write_results(
@@ -263,12 +272,13 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
             "scenario_file": os.path.normpath(file) if file else None,
             "seed": scenario.seed, "snr_definition": definition, "snr_db": grid,
             "channel": channel.description, "receiver": receiver.description,
-            "systems": [facts[s.label] for s in systems],
+            "systems": [facts[s.label] for s in systems] + seed_facts,
             "theory": {s.label: {m: {"label": label, "snr_db": curve.tolist(),
                                      "values": np.asarray(v, float).tolist()}
                                  for m, (label, v) in s.theory(curve, definition).items()}
                        for s in systems},
             "skipped_after_error_free_point": skipped,
+            "warnings": summary.warnings,
             "simulated_seconds": round(sum(r.get("seconds") or 0 for r in rows), 2),
             # Of the newest point; produced_by lists every machine and code that made them.
             **{k: latest[k] for k in ("versions", "git_commit", "machine") if k in latest},

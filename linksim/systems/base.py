@@ -39,6 +39,9 @@ class System:
     #: Top-level keys :meth:`describe` adds only once prepared (a model built): ``plot.x``
     #: may name them although the scenario check cannot see them yet.
     later_facts: tuple[str, ...] = ()
+    #: The label of the ``systems`` entry this system is one training seed of (``seeds:``,
+    #: set by :func:`linksim.scenario.build`); None for a system without ``seeds``.
+    seed_of: str | None = None
 
     def __init__(self, *, label):
         self.label = label
