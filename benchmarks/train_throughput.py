@@ -24,7 +24,8 @@ from sionna.phy import config  # noqa: E402
 from linksim.phy.channel import FlatFadingChannel  # noqa: E402
 from linksim.phy.receiver import Receiver  # noqa: E402
 from linksim.sources.datasets import fashion_mnist  # noqa: E402
-from linksim.systems.learned.deepjscc import DeepJSCCModel, feature_channels  # noqa: E402
+from linksim.systems.learned.deepjscc import (DeepJSCCModel, feature_channels,  # noqa: E402
+                                              hidden_filters)
 from linksim.systems.learned.layers import AirInterface, PowerNormalization  # noqa: E402
 
 
@@ -43,7 +44,9 @@ class PlainAWGN(keras.layers.Layer):
 
 
 def build(air, shape, channels):
-    model = DeepJSCCModel(image_shape=shape, channels=channels, filters=16, air_interface=air)
+    """The network measured here since the first record: filters 16 (8/16/16/16), conv bottleneck."""
+    model = DeepJSCCModel(image_shape=shape, features=shape[0] * shape[1] * channels // 16,
+                          filters=hidden_filters(16), bottleneck="conv", air_interface=air)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False)
     return model
 
