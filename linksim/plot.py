@@ -130,7 +130,7 @@ def plot_results(out):
 
 
 def plot_training_curve(csv_path, *, title, summary=None):
-    """``<csv_path stem>.png`` from a training-curve CSV (:data:`linksim.sim.train.CURVE_COLUMNS`).
+    """``<csv_path without .csv>.png`` from a training-curve CSV (:data:`linksim.sim.train.CURVE_COLUMNS`).
 
     Loss and validation loss per epoch on a log axis, the learning rate on a second
     axis, and the epoch whose weights were kept (``summary["best_epoch"]``) marked.
@@ -154,5 +154,5 @@ def plot_training_curve(csv_path, *, title, summary=None):
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(csv_path.with_suffix(".png"), dpi=120)
+    fig.savefig(csv_path.parent / f"{csv_path.name.removesuffix('.csv')}.png", dpi=120)
     plt.close(fig)

@@ -45,12 +45,12 @@ def run(tmp_path, **keys):
     keras.utils.set_random_seed(7)  # every run starts from the same weights
     model = tiny_model()
     summary = train.fit(model, x, y, directory=tmp_path / "ckpt", training=Training(**keys),
-                        seed=3, curve=tmp_path / "training" / "tiny", show_progress=False)
+                        seed=3, curve=tmp_path / "training" / "tiny_rho_0.5", show_progress=False)
     return model, summary
 
 
 def curve(tmp_path):
-    lines = (tmp_path / "training" / "tiny.csv").read_text().splitlines()
+    lines = (tmp_path / "training" / "tiny_rho_0.5.csv").read_text().splitlines()
     assert lines[0] == ",".join(train.CURVE_COLUMNS)
     return [dict(zip(train.CURVE_COLUMNS, map(float, line.split(",")))) for line in lines[1:]]
 
@@ -64,7 +64,7 @@ def test_early_stopping_records_why_and_keeps_the_best_weights(tmp_path):
     x, y = tiny_data()
     assert model.evaluate(x[160:], y[160:], verbose=0) == pytest.approx(summary["best_loss"],
                                                                          rel=1e-5)
-    assert (tmp_path / "training" / "tiny.png").stat().st_size > 0
+    assert (tmp_path / "training" / "tiny_rho_0.5.png").stat().st_size > 0
     assert not (tmp_path / "ckpt" / "backup").exists()
 
 

@@ -209,7 +209,7 @@ class Convergence(keras.callbacks.Callback):
         write_atomic(self._state_path, json.dumps(state))
         if self.curve is not None:
             self.curve.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.curve.with_suffix(".csv"), self.curve_csv())
+            write_atomic(self.curve.parent / f"{self.curve.name}.csv", self.curve_csv())
 
     def curve_csv(self):
         lines = [",".join(CURVE_COLUMNS)]
@@ -287,7 +287,7 @@ def fit(model, x, y, *, directory, training, seed, epochs=None, curve=None, show
     summary = convergence.summary()
     write_atomic(directory / "train.json", json.dumps(summary, indent=2))
     if curve is not None:
-        plot_training_curve(curve.with_suffix(".csv"), title=curve.name, summary=summary)
+        plot_training_curve(curve.parent / f"{curve.name}.csv", title=curve.name, summary=summary)
     if show_progress and summary["best_epoch"] is not None:
         how = (f"early stop after epoch {summary['epochs_run']}" if summary["stopped"] ==
                "early_stopping" else f"max epochs ({summary['epochs_run']})")
