@@ -24,8 +24,7 @@ from sionna.phy import config  # noqa: E402
 from linksim.phy.channel import FlatFadingChannel  # noqa: E402
 from linksim.phy.receiver import Receiver  # noqa: E402
 from linksim.sources.datasets import fashion_mnist  # noqa: E402
-from linksim.systems.learned.deepjscc import (DeepJSCCModel, feature_channels,  # noqa: E402
-                                              hidden_filters)
+from linksim.systems.learned.deepjscc import DeepJSCCModel, feature_channels  # noqa: E402
 from linksim.systems.learned.layers import AirInterface, PowerNormalization  # noqa: E402
 
 
@@ -46,7 +45,7 @@ class PlainAWGN(keras.layers.Layer):
 def build(air, shape, channels):
     """The network measured here since the first record: filters 16 (8/16/16/16), conv bottleneck."""
     model = DeepJSCCModel(image_shape=shape, features=shape[0] * shape[1] * channels // 16,
-                          filters=hidden_filters(16), bottleneck="conv", air_interface=air)
+                          filters=(8, 16, 16, 16), bottleneck="conv", air_interface=air)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False)
     return model
 

@@ -9,7 +9,6 @@ from linksim import metrics, scenario as scenario_lib
 from linksim.phy.channel import FlatFadingChannel
 from linksim.phy.receiver import LSReceiver, Receiver
 from linksim.sim import train
-from linksim.systems.options import Training
 from linksim.systems.learned.layers import AirInterface, PowerNormalization
 
 CHANNELS = {"awgn": None, "rayleigh": 0.0, "rician": 2.0}
@@ -176,6 +175,7 @@ def test_training_psnr_is_the_evaluation_psnr():
 
 
 def test_progress_is_a_line_per_epoch_and_no_bar_off_a_terminal(tmp_path, capsys):
+    from linksim.systems.options import Training
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     x = np.ones((40, 3), np.float32)
