@@ -12,7 +12,9 @@ last stride-2 transposed convolution to the image's channels with a sigmoid
     ``k``); the decoder starts with Dense -> PReLU -> reshape to
     [H/4, W/4, filters[3]].
 ``conv``
-    The paper's fifth convolution (5x5, stride 1, ``c`` channels, PReLU): a
+    The paper's fifth convolution (5x5, stride 1, ``c`` channels; linear, where
+    the paper has a PReLU, which Keras starts at slope 0: every channel input
+    would begin non-negative, spending power on its mean): a
     feature map [H/4, W/4, c] of ``H W c / 16`` reals, i.e. ``H W c / 32``
     channel uses; ``c = round(32 rho C)`` (made even when the feature count
     would be odd), so the *actual* ratio can differ from the requested one.
@@ -124,7 +126,10 @@ class DeepJSCCModel(keras.Model):
             neck_out = [keras.layers.Dense(cells * f4), keras.layers.PReLU(),
                         keras.layers.Reshape((h // 4, w // 4, f4))]
         elif bottleneck == "conv":
-            neck_in = [*conv(self.features // cells, 1), keras.layers.Flatten()]
+            # Linear, unlike the paper's PReLU here: Keras starts a PReLU's slope at 0, so
+            # every channel input would begin non-negative, spending power on its mean.
+            neck_in = [keras.layers.Conv2D(self.features // cells, 5, padding="same"),
+                       keras.layers.Flatten()]
             neck_out = [keras.layers.Reshape((h // 4, w // 4, self.features // cells))]
         else:
             raise ValueError(f"bottleneck must be 'dense' or 'conv', got {bottleneck!r}")
