@@ -44,7 +44,9 @@ class PlainAWGN(keras.layers.Layer):
 
 
 def build(air, shape, channels):
-    model = DeepJSCCModel(image_shape=shape, channels=channels, filters=16, air_interface=air)
+    """The network measured here since the first record: filters 16 (8/16/16/16), conv bottleneck."""
+    model = DeepJSCCModel(image_shape=shape, features=shape[0] * shape[1] * channels // 16,
+                          filters=(8, 16, 16, 16), bottleneck="conv", air_interface=air)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False)
     return model
 

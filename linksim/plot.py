@@ -141,3 +141,32 @@ def plot_results(out):
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def plot_training_curve(csv_path, *, title, summary=None):
+    """``<csv_path without .csv>.png`` from a training-curve CSV (:data:`linksim.sim.train.CURVE_COLUMNS`).
+
+    Loss and validation loss per epoch on a log axis, the learning rate on a second
+    axis, and the epoch whose weights were kept (``summary["best_epoch"]``) marked.
+    """
+    csv_path = pathlib.Path(csv_path)
+    data = np.genfromtxt(csv_path, delimiter=",", names=True)
+    data = np.atleast_1d(data)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax.semilogy(data["epoch"], data["loss"], "o-", ms=3, label="training loss")
+    if np.isfinite(data["val_loss"]).any():
+        ax.semilogy(data["epoch"], data["val_loss"], "s-", ms=3, label="validation loss")
+    if summary and summary.get("best_epoch"):
+        ax.axvline(summary["best_epoch"], color="grey", ls=":",
+                   label=f"kept: epoch {summary['best_epoch']} ({summary['stopped']})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.3)
+    lr_axis = ax.twinx()
+    lr_axis.semilogy(data["epoch"], data["learning_rate"], color="tab:red", lw=1, alpha=0.6)
+    lr_axis.set_ylabel("learning rate", color="tab:red")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(csv_path.parent / f"{csv_path.name.removesuffix('.csv')}.png", dpi=120)
+    plt.close(fig)

@@ -178,16 +178,18 @@ def test_training_psnr_is_the_evaluation_psnr():
 
 
 def test_progress_is_a_line_per_epoch_and_no_bar_off_a_terminal(tmp_path, capsys):
+    from linksim.systems.options import Training
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     x = np.ones((40, 3), np.float32)
-    train.fit(model, x, x[:, :1], directory=tmp_path, epochs=2, batch_size=8,
-              validation_split=0.0)
+    training = Training(epochs=2, batch_size=8, validation_split=0.0)
+    train.fit(model, x, x[:, :1], directory=tmp_path, training=training, seed=1)
     out, err = capsys.readouterr()
     lines = out.splitlines()
-    assert [line.split()[:2] for line in lines] == [["epoch", "1/2"], ["epoch", "2/2"]]
-    assert all("loss=" in line for line in lines)
+    assert [line.split()[:2] for line in lines[:-1]] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    assert all("loss=" in line for line in lines[:-1])
+    assert lines[-1].startswith("stopped: max epochs (2); best epoch")
     assert err == ""  # pytest's stderr is not a terminal: no bar refreshes
-    train.fit(model, x, x[:, :1], directory=tmp_path / "quiet", epochs=1, batch_size=8,
-              validation_split=0.0, show_progress=False)
+    train.fit(model, x, x[:, :1], directory=tmp_path / "quiet", training=training, seed=1,
+              epochs=1, show_progress=False)
     assert capsys.readouterr() == ("", "")

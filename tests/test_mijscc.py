@@ -164,6 +164,11 @@ systems: [{name: mijscc, dataset: {name: fashion_mnist}, image_shape: [32, 32, 1
               for stage in ("stage1", "stage2")}
     assert header == {"stage1": "epoch,loss,psnr,val_loss,val_psnr",
                       "stage2": "epoch,accuracy,loss,val_accuracy,val_loss"}
+    stops = system.describe()["training_stop"]
+    assert sorted(stops) == ["stage1", "stage2"]
+    assert all(stop["stopped"] == "max_epochs" for stop in stops.values())
+    for stage in ("stage1", "stage2"):
+        assert (tmp_path / "training" / f"{system.directory.name}.{stage}.png").exists()
 
 
 def test_scores_are_means_and_rates_with_intervals(tmp_path):

@@ -6,22 +6,46 @@ Layout of a system's checkpoint directory::
     settings.json   what it was trained with (a hash guards against stale checkpoints)
     history.csv     per-epoch loss and metrics (train and validation)
     tb/             TensorBoard event files of the same
-    backup/         Keras BackupAndRestore state while training is unfinished; an
-                    interrupted run resumes from the last finished epoch
+    train.json      why training stopped (see :func:`fit`)
+    backup/         while training is unfinished: Keras BackupAndRestore state (weights,
+                    optimizer, epoch) and :class:`Convergence`'s state (best loss and
+                    epoch, patience counters, learning rate, the curve so far, the best
+                    weights); an interrupted run resumes from the last finished epoch
+
+and, when given a ``curve`` path, ``<curve>.csv`` and ``<curve>.png``: loss,
+validation loss and learning rate per epoch (results, committed; checkpoints
+are not).
+
+Resume restores the weights, the optimizer, the epoch, early stopping's and the
+schedule's state and the learning rate, so the resumed run makes the same
+decisions from the same losses. It is not bit-identical to an uninterrupted
+run: Keras shuffles the training samples of a resumed ``fit`` from the start
+of its own sequence. (Channel noise is not the cause: it is drawn from a
+generator reset from (seed, epoch) at every epoch, and validation always sees
+the same noise, so validation losses of different epochs are comparable.)
 
 Column names are Keras's: ``loss`` (the total that is minimized), and for a
 model with named (dict) outputs ``<output>_loss`` and ``<output>_<metric>``,
 e.g. ``rx2_accuracy`` or ``reconstruction_psnr``; ``val_`` prefixes the
 validation columns.
 """
+import json
+import math
 import sys
 import time
 
 import keras
+import numpy as np
 from keras import ops
+from sionna.phy import config
 from tqdm.auto import tqdm
 
 from ..metrics import PSNR_CAP_DB
+from ..plot import plot_training_curve
+from .results import write_atomic
+
+#: Columns of the training-curve CSV.
+CURVE_COLUMNS = ("epoch", "loss", "val_loss", "learning_rate")
 
 
 @keras.saving.register_keras_serializable("linksim")
@@ -74,8 +98,146 @@ class ProgressBar(keras.callbacks.Callback):
                    f"({time.perf_counter() - self._start:.1f} s)")
 
 
-def fit(model, x, y, *, directory, epochs, batch_size, validation_split, show_progress=True):
-    """Train ``model`` (compiled) on numpy ``x``, ``y``; resumes from ``directory/backup``.
+class Convergence(keras.callbacks.Callback):
+    """Early stopping, learning-rate schedule, training curve; state kept across resumes.
+
+    At the start of every epoch the learning rate is set from the schedule
+    (see :class:`~linksim.systems.options.Training`) and Sionna's generator is
+    reset from (``seed``, epoch); validation runs on a generator reset from
+    ``seed`` and then put back, so every epoch's validation sees the same noise.
+    At the end of every epoch the monitored loss is compared with the best so
+    far (an improvement must be below ``best * (1 - min_delta)``), and the
+    state is written to ``backup_dir`` *before* Keras's BackupAndRestore (which
+    comes after this callback) records the epoch as finished. At the end of
+    training the best epoch's weights are put back.
+
+    Parameters
+    ----------
+    training : linksim.systems.options.Training
+    epochs : int
+        Maximum epochs.
+    monitor : str
+        ``"val_loss"`` or ``"loss"``.
+    backup_dir : pathlib.Path
+    seed : int
+    curve : pathlib.Path | None
+        Path stem of the curve's ``.csv`` (written every epoch) and ``.png`` (at the end).
+    """
+
+    def __init__(self, *, training, epochs, monitor, backup_dir, seed, curve=None):
+        super().__init__()
+        self.training = training
+        self.epochs = epochs
+        self.monitor = monitor
+        self.backup_dir = backup_dir
+        self.seed = seed
+        self.curve = curve
+        self.state = {"rows": [], "best": math.inf, "best_epoch": None, "wait": 0,
+                      "lr_wait": 0, "learning_rate": training.learning_rate,
+                      "stopped_early": False}
+        self.best_weights = None
+        self._resumed = False
+        self._rng_state = None
+
+    @property
+    def _state_path(self):
+        return self.backup_dir / "convergence.json"
+
+    def _best_path(self, epoch):
+        return self.backup_dir / f"best-{epoch}.weights.npz"
+
+    def _resume(self, epoch):
+        """Take the saved state back to ``epoch`` finished epochs (Keras's restored epoch;
+        None: all saved)."""
+        self._resumed = True
+        if not self._state_path.exists() or epoch == 0:
+            return
+        saved = json.loads(self._state_path.read_text())
+        # Rows past Keras's epoch were written in the moment before an interrupted
+        # BackupAndRestore save; those epochs run again.
+        rows = saved["rows"][:epoch]
+        self.state = {**rows[-1]["state"], "rows": rows}
+        if self.state["best_epoch"] is not None:
+            with np.load(self._best_path(self.state["best_epoch"])) as data:
+                self.best_weights = [data[f"arr_{i}"] for i in range(len(data.files))]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._resumed:
+            self._resume(epoch)
+        # The previous epoch is fully recorded now: older best weights are not needed.
+        for path in self.backup_dir.glob("best-*.weights.npz"):
+            if path != self._best_path(self.state["best_epoch"]):
+                path.unlink()
+        t = self.training
+        if t.lr_schedule == "cosine":
+            span = t.learning_rate - t.min_learning_rate
+            self.state["learning_rate"] = (t.min_learning_rate + 0.5 * span
+                                           * (1 + math.cos(math.pi * epoch / self.epochs)))
+        self.model.optimizer.learning_rate = self.state["learning_rate"]
+        config.tf_rng.reset_from_seed((self.seed * 1_000_003 + epoch + 1) % 2 ** 31)
+
+    def on_test_begin(self, logs=None):
+        self._rng_state = config.tf_rng.state.numpy()
+        config.tf_rng.reset_from_seed(self.seed)
+
+    def on_test_end(self, logs=None):
+        config.tf_rng.reset(self._rng_state)
+
+    def on_epoch_end(self, epoch, logs=None):
+        t, state = self.training, self.state
+        value = float(logs[self.monitor])
+        state["wait"] += 1
+        state["lr_wait"] += 1
+        if value < state["best"] * (1 - t.min_delta) or state["best_epoch"] is None:
+            state.update(best=value, best_epoch=epoch, wait=0, lr_wait=0)
+            self.best_weights = self.model.get_weights()
+            self.backup_dir.mkdir(parents=True, exist_ok=True)
+            np.savez(self._best_path(epoch), *self.best_weights)
+        row = {"epoch": epoch + 1, "loss": float(logs["loss"]),
+               "val_loss": float(logs.get("val_loss", math.nan)),
+               "learning_rate": state["learning_rate"]}
+        if t.lr_schedule == "plateau" and state["lr_wait"] >= t.lr_patience:
+            state["learning_rate"] = max(state["learning_rate"] * t.lr_factor,
+                                         t.min_learning_rate)
+            state["lr_wait"] = 0
+        if t.patience is not None and state["wait"] >= t.patience:
+            state["stopped_early"] = True
+            self.model.stop_training = True
+        snapshot = {k: v for k, v in state.items() if k != "rows"}
+        state["rows"].append({**row, "state": snapshot})
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(self._state_path, json.dumps(state))
+        if self.curve is not None:
+            self.curve.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.curve.parent / f"{self.curve.name}.csv", self.curve_csv())
+
+    def curve_csv(self):
+        lines = [",".join(CURVE_COLUMNS)]
+        lines += [",".join(f"{row[c]:.6g}" if c != "epoch" else str(row[c])
+                           for c in CURVE_COLUMNS) for row in self.state["rows"]]
+        return "\n".join(lines) + "\n"
+
+    def on_train_end(self, logs=None):
+        if not self._resumed:  # every epoch had run before an interruption
+            self._resume(None)
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+    def summary(self):
+        """Why training stopped, for train.json and run.json (epochs counted from 1)."""
+        state = self.state
+        best = state["best_epoch"]
+        return {"stopped": "early_stopping" if state["stopped_early"] else "max_epochs",
+                "epochs_run": len(state["rows"]), "max_epochs": self.epochs,
+                "best_epoch": None if best is None else best + 1, "monitor": self.monitor,
+                "best_loss": None if best is None else state["best"],
+                "final_learning_rate": state["rows"][-1]["learning_rate"] if state["rows"]
+                else None, "lr_schedule": self.training.lr_schedule,
+                "patience": self.training.patience}
+
+
+def fit(model, x, y, *, directory, training, seed, epochs=None, curve=None, show_progress=True):
+    """Train ``model`` (compiled) on numpy ``x``, ``y`` until it converges; resumes.
 
     Parameters
     ----------
@@ -85,25 +247,50 @@ def fit(model, x, y, *, directory, epochs, batch_size, validation_split, show_pr
     y : numpy.ndarray | dict of numpy.ndarray
         Targets (a dict keyed by output name for models with several outputs).
     directory : pathlib.Path
-        The system's checkpoint directory (created).
-    epochs, batch_size : int
-    validation_split : float
-        Fraction of the *training* data held out (its tail) for per-epoch validation.
+        The checkpoint directory of this training run (created).
+    training : linksim.systems.options.Training
+        Batch size, validation split, stopping and schedule keys.
+    seed : int
+        Seeds the per-epoch channel noise and the validation noise.
+    epochs : int | None
+        Maximum epochs (default ``training.epochs``; a second stage may have its own).
+    curve : pathlib.Path | None
+        Path stem of the training curve's ``.csv`` and ``.png``.
     show_progress : bool
         A progress bar per epoch and a line per epoch (see :class:`ProgressBar`).
 
     Returns
     -------
-    keras.callbacks.History
+    dict
+        Why training stopped (also written to ``directory/train.json``):
+        ``stopped`` (``early_stopping`` | ``max_epochs``), ``epochs_run``,
+        ``max_epochs``, ``best_epoch``, ``monitor``, ``best_loss``,
+        ``final_learning_rate``, ``lr_schedule``, ``patience``.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    epochs = epochs or training.epochs
+    backup = directory / "backup"
+    convergence = Convergence(training=training, epochs=epochs, seed=seed, curve=curve,
+                              monitor="val_loss" if training.validation_split else "loss",
+                              backup_dir=backup)
     callbacks = [
-        keras.callbacks.BackupAndRestore(backup_dir=str(directory / "backup")),
+        convergence,  # before BackupAndRestore: its state is saved before the epoch counts
+        keras.callbacks.BackupAndRestore(backup_dir=str(backup)),
         keras.callbacks.CSVLogger(str(directory / "history.csv"), append=True),
         keras.callbacks.TensorBoard(log_dir=str(directory / "tb"), write_graph=False),
     ]
     if show_progress:
         callbacks.append(ProgressBar())
-    return model.fit(x, y, epochs=epochs, batch_size=batch_size,
-                     validation_split=validation_split, shuffle=True, callbacks=callbacks,
-                     verbose=0)
+    model.fit(x, y, epochs=epochs, batch_size=training.batch_size,
+              validation_split=training.validation_split, shuffle=True, callbacks=callbacks,
+              verbose=0)
+    summary = convergence.summary()
+    write_atomic(directory / "train.json", json.dumps(summary, indent=2))
+    if curve is not None:
+        plot_training_curve(curve.parent / f"{curve.name}.csv", title=curve.name, summary=summary)
+    if show_progress and summary["best_epoch"] is not None:
+        how = (f"early stop after epoch {summary['epochs_run']}" if summary["stopped"] ==
+               "early_stopping" else f"max epochs ({summary['epochs_run']})")
+        print(f"stopped: {how}; best epoch {summary['best_epoch']} ({summary['monitor']} "
+              f"{summary['best_loss']:.4g}), weights of the best epoch kept", flush=True)
+    return summary

@@ -53,7 +53,15 @@ class Training(pydantic.BaseModel):
     ``snr_db``: training Es/N0 in dB, fixed or ``[lo, hi]`` drawn uniformly per
     sample (``snr_draw: sample``) or per batch. ``train_samples``: first N of the
     train split (None = all). ``validation_split``: tail fraction of those held
-    out for the per-epoch validation columns of history.csv.
+    out for validation (the monitored loss is ``val_loss``; with 0, ``loss``).
+
+    Convergence (:mod:`linksim.sim.train`): ``epochs`` is the maximum; training
+    stops early when the monitored loss has not improved by a relative
+    ``min_delta`` for ``patience`` epochs (None: never), and the best epoch's
+    weights are kept. ``lr_schedule``: ``plateau`` multiplies the learning rate
+    by ``lr_factor`` after ``lr_patience`` epochs without improvement (not below
+    ``min_learning_rate``); ``cosine`` decays it from ``learning_rate`` to
+    ``min_learning_rate`` over ``epochs``; ``constant`` keeps it.
     """
     model_config = _STRICT
     epochs: int = pydantic.Field(10, ge=1, le=100_000)
@@ -65,6 +73,19 @@ class Training(pydantic.BaseModel):
     snr_draw: Literal["sample", "batch"] = "sample"
     train_samples: int | None = pydantic.Field(None, ge=1, le=100_000_000)
     validation_split: float = pydantic.Field(0.1, ge=0, lt=1)
+    patience: int | None = pydantic.Field(6, ge=1, le=100_000)
+    min_delta: float = pydantic.Field(1e-3, ge=0, lt=1)
+    lr_schedule: Literal["plateau", "cosine", "constant"] = "plateau"
+    lr_factor: float = pydantic.Field(0.5, gt=0, lt=1)
+    lr_patience: int = pydantic.Field(2, ge=1, le=100_000)
+    min_learning_rate: float = pydantic.Field(1e-5, ge=0, le=1e3, allow_inf_nan=False)
+
+    @pydantic.model_validator(mode="after")
+    def _min_below_start(self):
+        if self.min_learning_rate > self.learning_rate:
+            raise ValueError(f"min_learning_rate {self.min_learning_rate} is above "
+                             f"learning_rate {self.learning_rate}")
+        return self
 
 
 class Transmission(pydantic.BaseModel):

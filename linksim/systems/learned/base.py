@@ -135,6 +135,8 @@ class LearnedSystem(System):
         self.seed = seed
         self.key = key
         self.directory = pathlib.Path(checkpoint_dir) / slug(label)
+        # Training curves are results (committed), next to the checkpoints (not committed).
+        self.curve = pathlib.Path(checkpoint_dir).parent / "training" / slug(label)
         self.model = None
         self._data = None
         self._infer = None
@@ -248,8 +250,9 @@ class LearnedSystem(System):
             {"hash": self._fingerprint_hash(), **self.fingerprint(),
              "train_data": data.provenance}, indent=2, default=str))
         if show_progress:
-            print(f"training {self.label!r}: {len(data.x)} samples ({data.provenance}), "
-                  f"{self.training.epochs} epochs -> {self.directory}", flush=True)
+            print(f"training {self.label!r}: {model.count_params()} parameters, {len(data.x)} "
+                  f"samples ({data.provenance}), at most {self.training.epochs} epochs -> "
+                  f"{self.directory}", flush=True)
         self.fit(model, data, show_progress=show_progress)
         model.save(self.checkpoint)
         self._use(model)
@@ -263,8 +266,7 @@ class LearnedSystem(System):
         """Train ``model`` on the loaded train split; systems trained in stages override this."""
         self.reseed()
         train_lib.fit(model, data.x, self.targets(data), directory=self.directory,
-                      epochs=self.training.epochs, batch_size=self.training.batch_size,
-                      validation_split=self.training.validation_split,
+                      training=self.training, seed=self.seed, curve=self.curve,
                       show_progress=show_progress)
 
     def _use(self, model):
@@ -300,6 +302,11 @@ class LearnedSystem(System):
             facts["test_data"] = self._data[0].provenance
         if self.model is not None:
             facts["parameters"] = int(self.model.count_params())
+        # Why training stopped: train.json of the model, or of each stage (stage1/, ...).
+        stops = {path.parent.relative_to(self.directory).as_posix(): json.loads(path.read_text())
+                 for path in sorted(self.directory.glob("**/train.json"))}
+        if stops:
+            facts["training_stop"] = stops.pop(".", None) or stops
         return facts
 
     def run_batch(self, no, *, batch_index):

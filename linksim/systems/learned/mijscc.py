@@ -458,8 +458,7 @@ class _MijsccSystem(LearnedSystem):
 
     def fit(self, model, data, *, show_progress):
         """Stage 1 (Eq. 18, no labels) then stage 2 (classifier on the frozen link)."""
-        fit = dict(batch_size=self.training.batch_size, show_progress=show_progress,
-                   validation_split=self.training.validation_split)
+        fit = dict(training=self.training, seed=self.seed, show_progress=show_progress)
         stage1 = self.directory / "stage1.weights.h5"
         if stage1.exists():
             model.load_weights(stage1)
@@ -472,7 +471,8 @@ class _MijsccSystem(LearnedSystem):
             self.compile_model(model)
             self.reseed()
             train_lib.fit(model, data.x, {"reconstruction": data.x},
-                          directory=self.directory / "stage1", epochs=self.training.epochs, **fit)
+                          directory=self.directory / "stage1",
+                          curve=self.curve.with_name(f"{self.curve.name}.stage1"), **fit)
             model.save_weights(stage1)
         if show_progress:
             print(f"training {self.label!r} stage 2: classifier, {self.classifier_epochs} "
@@ -486,7 +486,8 @@ class _MijsccSystem(LearnedSystem):
                        metrics=["accuracy"])
         self.reseed()
         train_lib.fit(stage2, z, data.y, directory=self.directory / "stage2",
-                      epochs=self.classifier_epochs, **fit)
+                      epochs=self.classifier_epochs,
+                      curve=self.curve.with_name(f"{self.curve.name}.stage2"), **fit)
 
     # ------------------------------------------------------------ evaluation
 
