@@ -15,8 +15,7 @@ def _normalize(answer):
 
 @register("scorer", "vqa_accuracy")
 class VQAAccuracy(Scorer):
-    """VQA answer accuracy: per question ``min(#annotators giving the answer / 3, 1)``; mean
-    over questions with a t-interval.
+    """VQA answer accuracy, mean over questions of min(matching annotators / 3, 1); t-interval.
 
     Reference: per question one answer (str) or the annotators' answers (list of
     str); output: the predicted answer per question (str). Answers are compared
