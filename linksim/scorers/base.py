@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..systems.base import Metric
+from ..totals import MeanTotals
 
 
 class Scorer:
@@ -48,3 +49,29 @@ def renamed(columns, old, new):
     """Metric columns of ``old`` (value and interval) under the name ``new``."""
     return {new + key[len(old):] if key == old or key.startswith(f"{old}_ci_") else key: value
             for key, value in columns.items()}
+
+
+class PerImageScorer(Scorer):
+    """Mean over images of a per-image ``measure(x, y, *, max_value)`` [N] -> [N]; t-interval.
+
+    Reference: images [N, H, W(, C)] in [0, max_value]; output: reconstructions of
+    the same shape (or a list of per-image arrays). Subclasses set ``measure``,
+    ``metrics`` and ``self.max_value``. Totals: :class:`MeanTotals`.
+    """
+
+    measure = None
+
+    def score(self, reference, output):
+        x = np.asarray(reference, np.float32)
+        return MeanTotals.of(type(self).measure(x, images(output, x.shape[1:]),
+                                                max_value=self.max_value))
+
+    def summarize(self, totals):
+        return totals.columns(self.metrics[0].name)
+
+
+def waveforms(reference, output):
+    """Pairs (reference, output) per utterance as float64, the output shaped like its reference."""
+    for ref, out in zip(reference, output):
+        x = np.asarray(ref, np.float64)
+        yield x, np.asarray(out, np.float64).reshape(x.shape)

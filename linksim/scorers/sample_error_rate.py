@@ -4,7 +4,7 @@ import numpy as np
 from ..registry import register
 from ..systems.base import Metric
 from ..totals import RatioTotals
-from .base import Scorer
+from .base import Scorer, waveforms
 
 
 @register("scorer", "sample_error_rate")
@@ -23,12 +23,8 @@ class SampleErrorRate(Scorer):
         pass
 
     def score(self, reference, output):
-        errors, samples = [], []
-        for ref, out in zip(reference, output):
-            x = np.asarray(ref, np.float64)
-            errors.append(np.sum(x != np.asarray(out, np.float64).reshape(x.shape)))
-            samples.append(x.size)
-        return RatioTotals.of(errors, samples)
+        pairs = list(waveforms(reference, output))
+        return RatioTotals.of([np.sum(x != y) for x, y in pairs], [x.size for x, _ in pairs])
 
     def summarize(self, totals):
         return totals.columns("sample_error_rate")

@@ -5,7 +5,7 @@ from .. import metrics
 from ..registry import register
 from ..systems.base import Metric
 from ..totals import RatioTotals, with_ci
-from .base import Scorer
+from .base import Scorer, waveforms
 
 
 @register("scorer", "waveform_snr")
@@ -23,13 +23,9 @@ class WaveformSNR(Scorer):
         pass
 
     def score(self, reference, output):
-        signal, error = [], []
-        for ref, out in zip(reference, output):
-            x = np.asarray(ref, np.float64)
-            y = np.asarray(out, np.float64).reshape(x.shape)
-            signal.append(np.sum(x ** 2))
-            error.append(np.sum((x - y) ** 2))
-        return RatioTotals.of(signal, error)
+        pairs = list(waveforms(reference, output))
+        return RatioTotals.of([np.sum(x ** 2) for x, _ in pairs],
+                              [np.sum((x - y) ** 2) for x, y in pairs])
 
     def summarize(self, totals):
         signal, error = totals.numerator, totals.denominator

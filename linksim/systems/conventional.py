@@ -266,7 +266,7 @@ class ConventionalSystem(System):
                           "split": "train", "limit": self.calibration_frames}
             calibration = registry.build("dataset", train_spec, key=f"{key}.dataset")
             self._calibration_task = SourceTask(calibration, dataset_spec=spec, classifier=False,
-                                                classifier_train_samples=1, key=key)
+                                                key=key)
         mcs_text = (self.mcs_table[0].description if self.select == "fixed"
                     else f"best MCS ({self.select})")
         super().__init__(label=label or f"{self.codec_name} + {mcs_text}")

@@ -60,13 +60,14 @@ class SourceTask:
         Its registry spec (the accuracy scorer's classifier trains on its train split).
     classifier : bool
         Score classification accuracy of received images (where the set has labels).
-    classifier_train_samples : int
-        Training images of that classifier.
+    classifier_train_samples : int | None
+        Training images of that classifier (with ``classifier``).
     key : str
         The system's key path, for errors.
     """
 
-    def __init__(self, dataset, *, dataset_spec, classifier, classifier_train_samples, key):
+    def __init__(self, dataset, *, dataset_spec, classifier, classifier_train_samples=None,
+                 key):
         modality = MODALITIES.get(dataset.modality)
         if modality is None:
             raise ScenarioError(f"{key}.dataset", f"{dataset.name!r} holds {dataset.modality}, "
