@@ -36,7 +36,7 @@ import pydantic_core
 
 from .errors import ScenarioError
 
-KINDS = ("channel", "code", "modulation", "receiver", "system", "dataset", "codec")
+KINDS = ("channel", "code", "modulation", "receiver", "system", "dataset", "codec", "scorer")
 
 # Arguments the framework passes to factories that declare them; never YAML keys.
 CONTEXT = ("channel", "receiver", "stop", "source", "train", "seed", "checkpoint_dir", "key")

@@ -54,14 +54,14 @@ def test_round_trip_at_high_snr_equals_codec_alone(dataset, codec, ratio):
                      **_resources(dataset, ratio))
     task, mcs = system.task, system.mcs_table[0]
     indices = np.arange(len(task.dataset))
-    through_link = task.summarize(system._run(task, indices, mcs, HIGH_SNR_NO))
+    through_link = task.summarize(system._run(task, indices, mcs, HIGH_SNR_NO).scores)
     alone = []
     for i in indices:
         sample = task.dataset.x[i]
         capacity = mcs.codewords(system.channel_uses(sample)) * mcs.code.k
         encoded, _ = system._encode(sample, capacity)
         alone.append(system.codec.decode(encoded.payload, shape=np.shape(sample)))
-    direct = task.summarize(task.score(indices, alone) | {"blocks": len(indices)})
+    direct = task.summarize(task.score(indices, alone))
     assert through_link == pytest.approx(direct, nan_ok=True)
     if task.dataset.modality == "image":
         assert through_link["psnr"] == pytest.approx(
@@ -103,17 +103,19 @@ def test_decoding_failure_yields_the_mean_image(monkeypatch):
                      bandwidth_ratio=1.0)
     monkeypatch.setattr(system.codec, "decode", lambda payload, shape=None: None)
     totals = system.run_batch(HIGH_SNR_NO, batch_index=0)
-    mean = np.broadcast_to(system.task.mean_image, system.dataset.x.shape)
-    assert totals["decode_failures"] == totals["feasible"] == 4
-    assert totals["psnr_sum"] == pytest.approx(np.sum(metrics.psnr(system.dataset.x, mean)))
+    mean = np.broadcast_to(np.mean(system.dataset.x, axis=0), system.dataset.x.shape)
+    assert np.array_equal(system.task.substitute(0), mean[0])
+    assert totals.decode_failures == totals.feasible == 4
+    assert totals.scores["psnr"].sum == pytest.approx(np.sum(metrics.psnr(system.dataset.x, mean)))
 
 
 def test_failure_mean_substitutes_on_residual_errors():
     system = _system(dataset=TEXT, codec="utf8", mcs=QPSK_HALF, failure="mean",
                      channel_uses_per_sample=400)
     totals = system.run_batch(10 ** (5 / 10), batch_index=0)  # Es/N0 = -5 dB: every frame fails
-    assert totals["frame_errors"] == totals["decode_failures"] == totals["feasible"]
-    assert totals["exact"] == 0 and totals["bleu_sys_len"] == 0
+    assert totals.frame_errors == totals.decode_failures == totals.feasible
+    assert totals.scores["exact_match"].events == 0
+    assert totals.scores["bleu"].statistics["bleu_sys_len"] == 0
 
 
 @pytest.mark.parametrize("cls", [ConventionalSystem, CapacityBound])
@@ -122,7 +124,7 @@ def test_infeasible_points_are_marked(cls):
     system = _system(cls, dataset=IMAGES, codec="jpeg", classifier=False,
                      channel_uses_per_sample=10, **keys)
     row = system.summarize(system.run_batch(HIGH_SNR_NO, batch_index=0))
-    mean = np.broadcast_to(system.task.mean_image, system.dataset.x.shape)
+    mean = np.broadcast_to(system.task.substitute(0), system.dataset.x.shape)
     assert row["feasible_fraction"] == 0.0
     assert row["psnr"] == pytest.approx(np.mean(metrics.psnr(system.dataset.x, mean)))
 

@@ -371,6 +371,12 @@ def test_schema_pass_needs_no_tensorflow():
     (bytes(range(256)), (), "validate", "not UTF-8"),
     (dump(LINK), ("--snr-db", "3:0:1"), "run", "snr.db (--snr-db)"),
     (dump(LINK) + bomb("description"), (), "run", "description"),
+    (dump({**LEARNED, "train": {"epoks": 3}}), (), "run",
+     "train.epoks: unknown key (did you mean 'epochs'?); allowed keys: epochs"),
+    (dump({**CONVENTIONAL, "source": {"nam": "fashion_mnist"}}), (), "run",
+     "source.nam: unknown key (did you mean 'name'?)"),
+    (dump({**CONVENTIONAL, "source": {"name": "fashion_mnist", "limt": 4}}), (), "validate",
+     "source.limt: unknown key (did you mean 'limit'?); allowed keys: split, limit"),
 ])
 def test_cli_subprocess_one_line_exit_2(tmp_path, content, args, command, needle):
     path = tmp_path / "bad.yaml"

@@ -10,6 +10,7 @@ from linksim import scenario as scenario_lib
 from linksim.phy.channel import AWGNChannel
 from linksim.phy.receiver import Receiver
 from linksim.scenario import Stop
+from linksim.totals import SampleTotals
 from linksim.systems.learned import mijscc
 from linksim.systems.learned.layers import masks, mutual_information, prefix_channel
 from linksim.systems.learned.layers.air import AirInterface
@@ -186,7 +187,8 @@ def test_scores_are_means_and_rates_with_intervals(tmp_path):
     sent = np.array([8, 6, 4, 8])
     outputs = {"reconstruction": tf.constant(noisy), "symbols_sent": tf.constant(sent),
                "logits": tf.constant(np.eye(10)[[1, 2, 3, 0]], tf.float32)}
-    totals = {"blocks": 4, **system.evaluate(outputs, (images, np.array([1, 2, 3, 4])))}
+    totals = SampleTotals(blocks=4,
+                          scores=system.evaluate(outputs, (images, np.array([1, 2, 3, 4]))))
     row = system.summarize(totals)
     crop = (slice(None), slice(2, 30), slice(2, 30))
     psnr = metrics.psnr(images[crop], noisy[crop])

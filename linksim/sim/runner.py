@@ -14,7 +14,6 @@ the results (metrics.csv rows) are the serial run's.
 import dataclasses
 import datetime
 import functools
-import hashlib
 import importlib.metadata
 import os
 import platform
@@ -27,31 +26,31 @@ from tqdm.auto import tqdm
 
 from .. import scenario as scenario_lib
 from ..phy.snr import noise_variance
+from ..seeding import derive_seed
 from .results import ResultStore, seed_aggregates
 
 
 def batch_seed(seed, snr_db, batch_index):
-    """A 31-bit seed from (scenario seed, SNR in dB, batch index)."""
-    blob = f"{seed}:{snr_db:.6f}:{batch_index}".encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:4], "little") & 0x7FFFFFFF
+    """The seed of one batch: (scenario seed, SNR in dB to 1e-6, batch index)."""
+    return derive_seed(seed, f"{snr_db:.6f}", batch_index)
 
 
 def simulate_point(system, *, snr_db, definition, seed, stop, progress=None):
     """Run batches at one SNR until ``system.finished``; returns (totals, seconds)."""
     no = float(noise_variance(snr_db, definition, system.info_bits_per_channel_use,
                               precision="double"))
-    totals, batch_index, start = {}, 0, time.perf_counter()
+    totals, batch_index, start = None, 0, time.perf_counter()
     while True:
         config.seed = batch_seed(seed, snr_db, batch_index)
         counts = system.run_batch(no, batch_index=batch_index)
-        for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
+        totals = counts if totals is None else totals + counts
         batch_index += 1
         if progress is not None:
-            progress.update(counts.get("blocks", 0))
-            progress.set_postfix({k: totals[k] for k in ("blocks", "block_errors") if k in totals}
+            progress.update(counts.blocks)
+            progress.set_postfix({k: getattr(totals, k) for k in ("blocks", "block_errors")
+                                  if hasattr(totals, k)}
                                  | {"s": round(time.perf_counter() - start, 1)})
-        if system.finished(totals, stop) or counts.get("blocks", 1) == 0:
+        if system.finished(totals, stop) or counts.blocks == 0:
             return totals, time.perf_counter() - start
 
 
@@ -64,7 +63,7 @@ def evaluate_point(system, *, snr_db, definition, seed, stop, worker=None, progr
                                      stop=stop, progress=progress)
     provenance = {"time": _now(), **_this_process(), **({"worker": worker} if worker else {})}
     return {"system": system.label, "snr_db": snr_db, "snr_definition": definition,
-            **system.summarize(totals), "totals": totals, "seconds": round(seconds, 3),
+            **system.summarize(totals), "totals": totals.to_json(), "seconds": round(seconds, 3),
             "provenance": provenance}
 
 

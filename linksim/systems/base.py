@@ -1,10 +1,6 @@
 """The interface between a system and the Monte Carlo runner."""
 import dataclasses
 
-import numpy as np
-
-from .. import metrics
-
 
 @dataclasses.dataclass(frozen=True)
 class Metric:
@@ -12,7 +8,7 @@ class Metric:
 
     ``log``: plot on a log axis (error rates). ``ci``: names of the columns
     holding the 95% interval, drawn as error bars; by default
-    ``<name>_ci_low`` and ``<name>_ci_high``, the columns :func:`with_ci`
+    ``<name>_ci_low`` and ``<name>_ci_high``, the columns :func:`linksim.totals.with_ci`
     writes (how each interval is computed: :mod:`linksim.metrics`).
     """
 
@@ -64,15 +60,19 @@ class System:
         """Called once before the SNR sweep: a learned system trains here if it has no checkpoint."""
 
     def run_batch(self, no, *, batch_index):
-        """Simulate one batch at noise variance ``no`` (linear N0); return additive totals."""
+        """Simulate one batch at noise variance ``no`` (linear N0).
+
+        Returns the batch's :class:`~linksim.totals.Totals` (a subclass with a
+        ``blocks`` field: samples or codewords simulated); the runner adds them up.
+        """
         raise NotImplementedError
 
     def finished(self, totals, stop):
         """Whether the point has enough statistics under the scenario's ``stop`` rule."""
-        return totals.get("blocks", 0) >= stop.max_blocks
+        return totals.blocks >= stop.max_blocks
 
     def summarize(self, totals):
-        """Metric columns of one SNR point from its accumulated totals."""
+        """Metric columns of one SNR point from its summed totals."""
         raise NotImplementedError
 
     def theory(self, snr_db, definition):
@@ -80,39 +80,9 @@ class System:
         return {}
 
     @staticmethod
-    def no_errors(totals):
-        """True when a point saw no errors at all, which ends an error-rate sweep early."""
+    def no_errors(saved):
+        """True when a point saw no errors at all, which ends an error-rate sweep early.
+
+        ``saved``: the point's totals as saved in ``points/`` (:meth:`Totals.to_json`).
+        """
         return False
-
-
-def mean_of(totals, name):
-    n = totals.get("blocks", 0)
-    return totals.get(name, np.nan) / n if n else np.nan
-
-
-def sums(name, values):
-    """Additive totals ``<name>_sum`` and ``<name>_sq`` (sum of squares) of per-sample ``values``."""
-    values = np.asarray(values, np.float64)
-    return {f"{name}_sum": float(np.sum(values)), f"{name}_sq": float(np.sum(values ** 2))}
-
-
-def with_ci(name, value, interval):
-    """Columns of one metric: ``name`` and its interval ``(low, high)`` as ``<name>_ci_low/high``."""
-    low, high = interval
-    return {name: value, f"{name}_ci_low": low, f"{name}_ci_high": high}
-
-
-def mean_with_ci(name, totals, *, total=None, scale=1.0):
-    """Mean per sample (``blocks``) of a value summed by :func:`sums` as ``total`` (default
-    ``name``), times ``scale``, with its t-interval."""
-    total = total or name
-    n = totals.get("blocks", 0)
-    value = totals[f"{total}_sum"] / n if n else np.nan
-    low, high = metrics.mean_interval(totals[f"{total}_sum"], totals[f"{total}_sq"], n)
-    return with_ci(name, scale * value, (scale * low, scale * high))
-
-
-def rate_with_ci(name, events, trials):
-    """Rate ``events / trials`` with its Wilson interval."""
-    return with_ci(name, events / trials if trials else np.nan,
-                   metrics.wilson_interval(events, trials))

@@ -15,9 +15,10 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import Spec, register
-from .base import Metric, System, mean_of, rate_with_ci
-from .conventional import channel_uses_for, fit, source_and_codec
-from .tasks import make_task
+from ..totals import RateTotals
+from .base import Metric, System
+from .conventional import CodecTotals, channel_uses_for, fit, source_and_codec
+from .tasks import SourceTask
 
 
 @register("system", "capacity_bound")
@@ -46,8 +47,8 @@ class CapacityBound(System):
         self.bandwidth_ratio = bandwidth_ratio
         self.accounting = accounting
         self.batch_size = stop.batch_size
-        self.task = make_task(self.dataset, dataset_spec=spec, classifier=classifier,
-                              classifier_train_samples=classifier_train_samples)
+        self.task = SourceTask(self.dataset, dataset_spec=spec, classifier=classifier,
+                               classifier_train_samples=classifier_train_samples, key=key)
         self.metrics = self.task.metrics + (
             Metric("feasible_fraction", "feasible fraction (lowest codec quality fits)"),)
         super().__init__(label=label or f"{self.codec_name} at capacity (ideal code)")
@@ -81,8 +82,7 @@ class CapacityBound(System):
         indices = (start + np.arange(self.batch_size)) % len(self.dataset)
         samples = [self.dataset.x[i] for i in indices]
         bits = self.capacity_bits([self.channel_uses(s) for s in samples], no)
-        totals = {"blocks": len(indices), "feasible": 0, "payload_bits": 0, "header_bits": 0,
-                  "budget_bits": int(np.sum(bits)), "quality_sum": 0}
+        totals = CodecTotals(blocks=len(indices), budget_bits=int(np.sum(bits)))
         outputs = []
         for i, sample, budget in zip(indices, samples, bits):
             encoded = fit(self.codec, sample, int(budget), accounting=self.accounting)
@@ -90,19 +90,18 @@ class CapacityBound(System):
                 encoded.payload, shape=np.shape(sample))
             outputs.append(self.task.substitute(i) if decoded is None else decoded)
             if encoded is not None:
-                totals["feasible"] += 1
-                totals["payload_bits"] += encoded.bits
-                totals["header_bits"] += 8 * encoded.header_bytes
-                totals["quality_sum"] += encoded.quality
-        return totals | self.task.score(indices, outputs)
+                totals.feasible += 1
+                totals.payload_bits += encoded.bits
+                totals.header_bits += 8 * encoded.header_bytes
+                totals.quality_sum += encoded.quality
+        totals.scores = self.task.score(indices, outputs)
+        return totals
 
     def summarize(self, totals):
-        feasible = totals["feasible"]
-        per_feasible = (lambda name: totals[name] / feasible) if feasible else (lambda name: np.nan)
-        return {**self.task.summarize(totals),
-                **rate_with_ci("feasible_fraction", feasible, totals["blocks"]),
-                "payload_bits": per_feasible("payload_bits"),
-                "header_bits": per_feasible("header_bits"),
-                "mean_quality": per_feasible("quality_sum"),
-                "budget_bits": mean_of(totals, "budget_bits"),
-                "blocks": totals["blocks"]}
+        return {**self.task.summarize(totals.scores),
+                **RateTotals(totals.feasible, totals.blocks).columns("feasible_fraction"),
+                "payload_bits": totals.per_feasible("payload_bits"),
+                "header_bits": totals.per_feasible("header_bits"),
+                "mean_quality": totals.per_feasible("quality_sum"),
+                "budget_bits": totals.budget_bits / totals.blocks,
+                "blocks": totals.blocks}

@@ -20,7 +20,7 @@ with ``failure: mean``, a 24-bit CRC; the codec gets the rest
 (``accounting: with_headers``: those header bytes are sent as known filler and
 an error in them makes the sample undecodable).
 """
-import hashlib
+import dataclasses
 from typing import Annotated, Literal
 
 import numpy as np
@@ -32,9 +32,11 @@ from .. import registry
 from ..errors import ScenarioError
 from ..phy.link import DigitalLink
 from ..registry import Spec, register
-from .base import Metric, System, mean_of, rate_with_ci
+from ..seeding import derive_seed, seeded
+from ..totals import RateTotals, SampleTotals
+from .base import Metric, System
 from .options import MCSChoice, MCSSpec
-from .tasks import make_task
+from .tasks import SourceTask
 
 CRC_BITS = 24
 # Channel uses one batch may send: beyond this a batch no longer fits in memory.
@@ -156,6 +158,30 @@ def source_and_codec(*, dataset, source, codec, channel_uses_per_sample, bandwid
     return data, spec, built, name
 
 
+@dataclasses.dataclass
+class CodecTotals(SampleTotals):
+    """Totals of codec samples sent over a link: ``blocks`` samples, ``scores`` by scorer name.
+
+    ``feasible``: samples whose codec's lowest quality fits; of those, frames with a
+    residual bit error (``frame_errors``), samples the receiver could not decode
+    (``decode_failures``), payload, header and budget bits and summed codec
+    quality. ``mcs_samples``: samples sent with each MCS of the table, int64 [table size].
+    """
+
+    feasible: int = 0
+    frame_errors: int = 0
+    decode_failures: int = 0
+    payload_bits: int = 0
+    header_bits: int = 0
+    budget_bits: int = 0
+    quality_sum: int = 0
+    mcs_samples: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def per_feasible(self, name):
+        """Field ``name`` per feasible sample (NaN without any)."""
+        return getattr(self, name) / self.feasible if self.feasible else np.nan
+
+
 # ------------------------------------------------------------------------------- the system
 
 
@@ -229,8 +255,8 @@ class ConventionalSystem(System):
                                 f"{MAX_BATCH_CHANNEL_USES} per batch; lower one of them")
         self.seed = seed
         self.dataset_spec = spec
-        self.task = make_task(self.dataset, dataset_spec=spec, classifier=classifier,
-                              classifier_train_samples=classifier_train_samples)
+        self.task = SourceTask(self.dataset, dataset_spec=spec, classifier=classifier,
+                               classifier_train_samples=classifier_train_samples, key=key)
         self.metrics = self.task.metrics + (
             Metric("feasible_fraction", "feasible fraction (lowest codec quality fits)"),
             Metric("frame_error_rate", "frame error rate (feasible samples)", log=True))
@@ -239,8 +265,8 @@ class ConventionalSystem(System):
             train_spec = {**({"name": spec} if isinstance(spec, str) else spec),
                           "split": "train", "limit": self.calibration_frames}
             calibration = registry.build("dataset", train_spec, key=f"{key}.dataset")
-            self._calibration_task = make_task(calibration, dataset_spec=spec, classifier=False,
-                                               classifier_train_samples=0)
+            self._calibration_task = SourceTask(calibration, dataset_spec=spec, classifier=False,
+                                                key=key)
         mcs_text = (self.mcs_table[0].description if self.select == "fixed"
                     else f"best MCS ({self.select})")
         super().__init__(label=label or f"{self.codec_name} + {mcs_text}")
@@ -323,9 +349,8 @@ class ConventionalSystem(System):
     def _run(self, task, indices, mcs, no):
         """Send samples ``indices`` of ``task.dataset`` with ``mcs``; additive totals."""
         samples = [task.dataset.x[i] for i in indices]
-        totals = {"blocks": len(indices), "feasible": 0, "frame_errors": 0,
-                  "decode_failures": 0, "payload_bits": 0, "header_bits": 0,
-                  "budget_bits": 0, "quality_sum": 0}
+        totals = CodecTotals(blocks=len(indices),
+                             mcs_samples=np.zeros(len(self.mcs_table), np.int64))
         outputs = [None] * len(indices)
         groups = {}
         for j, sample in enumerate(samples):
@@ -340,23 +365,20 @@ class ConventionalSystem(System):
             frames = np.stack([self._frame(e, h, mcs, codewords) for e, h in coded])
             received = mcs.transmit(frames, no)
             for j, (encoded, header_bits), sent, got in zip(members, coded, frames, received):
-                totals["budget_bits"] += capacity - self.overhead_bits(capacity)[1]
+                totals.budget_bits += capacity - self.overhead_bits(capacity)[1]
                 if encoded is None:
                     outputs[j] = task.substitute(indices[j])
                     continue
                 outputs[j], frame_error, failed = self._receive(
                     indices[j], sent, got, encoded, header_bits, capacity)
-                totals["feasible"] += 1
-                totals["frame_errors"] += int(frame_error)
-                totals["decode_failures"] += int(failed)
-                totals["payload_bits"] += encoded.bits
-                totals["header_bits"] += 8 * encoded.header_bytes
-                totals["quality_sum"] += encoded.quality
-        return totals | task.score(indices, outputs)
-
-    def _calibration_seed(self, no):
-        blob = f"{self.seed}:{no:.9g}:calibration".encode()
-        return int.from_bytes(hashlib.sha256(blob).digest()[:4], "little") & 0x7FFFFFFF
+                totals.feasible += 1
+                totals.frame_errors += int(frame_error)
+                totals.decode_failures += int(failed)
+                totals.payload_bits += encoded.bits
+                totals.header_bits += 8 * encoded.header_bytes
+                totals.quality_sum += encoded.quality
+        totals.scores = task.score(indices, outputs)
+        return totals
 
     def _choose(self, no):
         """Index into the MCS table for noise variance ``no``; cached per SNR point."""
@@ -364,28 +386,26 @@ class ConventionalSystem(System):
             return 0
         if no in self._selected:
             return self._selected[no]
-        # Calibration draws its own channel realizations; restoring the runner's seed keeps
+        # Calibration draws its own channel realizations; restoring the generators keeps
         # the evaluated batch on the realizations every other system sees.
-        runner_seed = config.seed
-        config.seed = self._calibration_seed(no)
         uses = self.channel_uses(self.dataset.x[0])
         scores = []
-        for mcs in self.mcs_table:
-            codewords = mcs.codewords(uses)
-            if codewords == 0:
-                scores.append(None)
-                continue
-            if self.select == "bler":
-                bits = config.np_rng.integers(0, 2, [self.calibration_frames, codewords,
-                                                     mcs.code.k], dtype=np.uint8)
-                errors = np.any(mcs.transmit(bits, no) != bits, axis=(1, 2))
-                scores.append(float(np.mean(errors)))
-            else:
-                task = self._calibration_task
-                totals = self._run(task, np.arange(len(task.dataset)), mcs, no)
-                name, sign = task.primary
-                scores.append(sign * task.summarize(totals)[name])
-        config.seed = runner_seed
+        with seeded(derive_seed(self.seed, f"{no:.9g}", "calibration")):
+            for mcs in self.mcs_table:
+                codewords = mcs.codewords(uses)
+                if codewords == 0:
+                    scores.append(None)
+                    continue
+                if self.select == "bler":
+                    bits = config.np_rng.integers(0, 2, [self.calibration_frames, codewords,
+                                                         mcs.code.k], dtype=np.uint8)
+                    errors = np.any(mcs.transmit(bits, no) != bits, axis=(1, 2))
+                    scores.append(float(np.mean(errors)))
+                else:
+                    task = self._calibration_task
+                    totals = self._run(task, np.arange(len(task.dataset)), mcs, no)
+                    name, sign = task.primary
+                    scores.append(sign * task.summarize(totals.scores)[name])
         capacity = [m.codewords(uses) * m.code.k for m in self.mcs_table]
         usable = [i for i, s in enumerate(scores) if s is not None]
         if not usable:
@@ -404,22 +424,20 @@ class ConventionalSystem(System):
         start = batch_index * self.batch_size
         indices = (start + np.arange(self.batch_size)) % len(self.dataset)
         totals = self._run(self.task, indices, self.mcs_table[choice], no)
-        totals[f"mcs_{choice}"] = len(indices)
+        totals.mcs_samples[choice] = len(indices)
         return totals
 
     def summarize(self, totals):
-        feasible = totals["feasible"]
-        choice = max((k for k in totals if k.startswith("mcs_")), key=totals.get)
-        mcs = self.mcs_table[int(choice[4:])]
-        per_feasible = (lambda name: totals[name] / feasible) if feasible else (lambda name: np.nan)
-        return {**self.task.summarize(totals),
-                **rate_with_ci("feasible_fraction", feasible, totals["blocks"]),
-                **rate_with_ci("frame_error_rate", totals["frame_errors"], feasible),
-                "decode_failure_rate": per_feasible("decode_failures"),
-                "payload_bits": per_feasible("payload_bits"),
-                "header_bits": per_feasible("header_bits"),
-                "mean_quality": per_feasible("quality_sum"),
-                "budget_bits": mean_of(totals, "budget_bits"),
+        # The MCS of the point: one per SNR point, chosen once (``_choose``).
+        mcs = self.mcs_table[int(np.argmax(totals.mcs_samples))]
+        return {**self.task.summarize(totals.scores),
+                **RateTotals(totals.feasible, totals.blocks).columns("feasible_fraction"),
+                **RateTotals(totals.frame_errors, totals.feasible).columns("frame_error_rate"),
+                "decode_failure_rate": totals.per_feasible("decode_failures"),
+                "payload_bits": totals.per_feasible("payload_bits"),
+                "header_bits": totals.per_feasible("header_bits"),
+                "mean_quality": totals.per_feasible("quality_sum"),
+                "budget_bits": totals.budget_bits / totals.blocks,
                 "mcs": mcs.description,
                 "info_bits_per_channel_use": mcs.info_bits_per_channel_use,
-                "blocks": totals["blocks"]}
+                "blocks": totals.blocks}

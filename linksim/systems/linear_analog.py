@@ -32,7 +32,7 @@ have the same number of symbols see the same channel realizations.
 
 Scoring: reconstructions are clipped to [0, 1] (what a display shows, and what
 the learned systems' sigmoid outputs guarantee) and scored by
-:class:`~linksim.systems.tasks.ImageTask`, like the codecs: PSNR (MAX = 1) and
+:class:`~linksim.systems.tasks.SourceTask`, like the codecs: PSNR (MAX = 1) and
 SSIM with t-intervals, and with ``classifier: true`` the accuracy (Wilson) of
 the shared clean-trained CNN.
 """
@@ -43,7 +43,8 @@ from .. import registry
 from ..errors import ScenarioError, UserError
 from ..phy.link import SymbolLink
 from .base import Metric, System
-from .tasks import ImageTask
+from ..totals import SampleTotals
+from .tasks import SourceTask
 
 # ------------------------------------------------------------------ the math
 
@@ -352,8 +353,10 @@ class LinearAnalogSystem(System):
         if self.use_classifier and test.y is None:
             raise ScenarioError(f"{self.key}.classifier", f"{test.name!r} has no labels to "
                                 "score accuracy with; set classifier: false")
-        self.task = ImageTask(test, dataset_spec=self.dataset_spec, classifier=self.use_classifier,
-                              classifier_train_samples=self.classifier_train_samples)
+        self.task = SourceTask(test, dataset_spec=self.dataset_spec,
+                               classifier=self.use_classifier,
+                               classifier_train_samples=self.classifier_train_samples,
+                               key=self.key)
         self.task.prepare(show_progress=show_progress)
         # Mean energy per data symbol on the test images under the 0 dB gains (1 on average
         # over the training images at every SNR).
@@ -378,17 +381,18 @@ class LinearAnalogSystem(System):
         start = self.test_offset + batch_index * self.batch_size
         stop = min(start + self.batch_size, self.test_offset + self.test_samples)
         if start >= min(stop, len(self._test_data().x)):
-            return {"blocks": 0}
+            return SampleTotals()
         indices = np.arange(start, min(stop, len(self._test_data().x)))
         outputs = np.clip(self.reconstruct(self._test_data().x[indices], no), 0.0, 1.0)
-        return {"blocks": len(indices), **self.task.score(indices, outputs.astype(np.float32))}
+        return SampleTotals(blocks=len(indices),
+                            scores=self.task.score(indices, outputs.astype(np.float32)))
 
     def finished(self, totals, stop):
         available = len(self._test_data().x) - self.test_offset
-        return totals.get("blocks", 0) >= min(available, self.test_samples, stop.max_blocks)
+        return totals.blocks >= min(available, self.test_samples, stop.max_blocks)
 
     def summarize(self, totals):
-        return {**self.task.summarize(totals), "blocks": totals["blocks"]}
+        return {**self.task.summarize(totals.scores), "blocks": totals.blocks}
 
     def describe(self):
         facts = {"dataset": self.dataset_spec, "test_samples": self.test_samples,

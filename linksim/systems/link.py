@@ -1,5 +1,6 @@
 """Bit-level link: random bits through FEC, mapping, channel and receiver; BER and BLER."""
 
+import dataclasses
 from typing import Annotated
 
 import numpy as np
@@ -13,10 +14,22 @@ from ..metrics import wilson_interval
 from ..phy.link import DigitalLink
 from ..phy.snr import noise_variance
 from ..registry import Spec, register
-from .base import Metric, System, mean_of
+from ..totals import Totals
+from .base import Metric, System
 
 # Code bits one batch may carry: beyond this a batch no longer fits in memory.
 MAX_BATCH_BITS = 50_000_000
+
+
+@dataclasses.dataclass
+class LinkTotals(Totals):
+    """Codewords (``blocks``) and information bits sent, those in error, and BP iterations run."""
+
+    blocks: int = 0
+    block_errors: int = 0
+    bits: int = 0
+    bit_errors: int = 0
+    iterations: int = 0
 
 
 @register("system", "link")
@@ -79,29 +92,27 @@ class LinkSystem(System):
             self._step = tf.function(self._simulate)
             bit_errors, block_errors, iterations = self._step(tf.constant(no, tf.float32))
         blocks = self.batch_size * self.codewords_per_frame
-        return {"blocks": blocks, "block_errors": int(block_errors),
-                "bits": blocks * self.code.k, "bit_errors": int(bit_errors),
-                "iterations": int(iterations)}
+        return LinkTotals(blocks=blocks, block_errors=int(block_errors),
+                          bits=blocks * self.code.k, bit_errors=int(bit_errors),
+                          iterations=int(iterations))
 
     def finished(self, totals, stop):
-        return (totals["block_errors"] >= stop.block_errors
-                or totals["blocks"] >= stop.max_blocks)
+        return totals.block_errors >= stop.block_errors or totals.blocks >= stop.max_blocks
 
     @staticmethod
-    def no_errors(totals):
-        return totals["block_errors"] == 0
+    def no_errors(saved):
+        return saved["block_errors"] == 0
 
     def summarize(self, totals):
-        bler_lo, bler_hi = wilson_interval(totals["block_errors"], totals["blocks"])
-        ber_lo, ber_hi = wilson_interval(totals["bit_errors"], totals["bits"])
-        return {"ber": totals["bit_errors"] / totals["bits"],
-                "bler": totals["block_errors"] / totals["blocks"],
-                "blocks": totals["blocks"], "block_errors": totals["block_errors"],
-                "bits": totals["bits"], "bit_errors": totals["bit_errors"],
+        bler_lo, bler_hi = wilson_interval(totals.block_errors, totals.blocks)
+        ber_lo, ber_hi = wilson_interval(totals.bit_errors, totals.bits)
+        return {"ber": totals.bit_errors / totals.bits,
+                "bler": totals.block_errors / totals.blocks,
+                "blocks": totals.blocks, "block_errors": totals.block_errors,
+                "bits": totals.bits, "bit_errors": totals.bit_errors,
                 "bler_ci_low": bler_lo, "bler_ci_high": bler_hi,
                 "ber_ci_low": ber_lo, "ber_ci_high": ber_hi,
-                # Points simulated before iterations were counted have none (NaN).
-                "iterations_mean": mean_of(totals, "iterations")}
+                "iterations_mean": totals.iterations / totals.blocks}
 
     def theory(self, snr_db, definition):
         curves = {}

@@ -32,7 +32,9 @@ Subclass contract
     name); also the evaluation targets (an array, dict or tuple of arrays)
     unless ``evaluation_targets(dataset)`` is overridden.
 ``evaluate(outputs, targets)``
-    Additive totals of one evaluated batch (without ``blocks``).
+    Totals of one evaluated batch, by metric or scorer name (a dict of
+    :class:`~linksim.totals.Totals`, scored through :mod:`linksim.scorers`); the
+    base class wraps them with ``blocks`` in a :class:`~linksim.totals.SampleTotals`.
 ``summarize(totals)`` and ``metrics``
     As for every :class:`~linksim.systems.base.System`.
 ``settings``
@@ -59,6 +61,7 @@ from sionna.phy import config
 from ... import registry
 from ...errors import ScenarioError, UserError
 from ...sim import train as train_lib
+from ...totals import SampleTotals
 from ..base import System
 from ..options import Training, Transmission
 from .layers.air import AirInterface
@@ -314,10 +317,11 @@ class LearnedSystem(System):
         start = batch_index * self.batch_size
         stop = start + self.batch_size
         if start >= len(x):
-            return {"blocks": 0}
+            return SampleTotals()
         outputs = self._infer(tf.constant(x[start:stop]), tf.constant(no, tf.float32))
-        return {"blocks": len(x[start:stop]), **self.evaluate(outputs, _slice(targets, start, stop))}
+        return SampleTotals(blocks=len(x[start:stop]),
+                            scores=self.evaluate(outputs, _slice(targets, start, stop)))
 
     def finished(self, totals, stop):
         _, x, _ = self._test_data()
-        return totals.get("blocks", 0) >= min(len(x), stop.max_blocks)
+        return totals.blocks >= min(len(x), stop.max_blocks)

@@ -23,10 +23,10 @@ The number of channel uses ``k`` comes from ``channel_uses`` or from
 ``bandwidth_ratio`` ``rho = k / (H W C)`` (``k = round(rho H W C)``); both are
 recorded in run.json with the actual ratio and the parameter count.
 Trained on MSE; reported per SNR point with the metrics every image system uses
-(:mod:`linksim.metrics`): mean PSNR (MAX = 1) and SSIM with t-intervals, and with
-``classifier: true`` the accuracy (Wilson interval) of the same clean-trained CNN
-that scores the codec baselines' reconstructions
-(:class:`~linksim.systems.tasks.ImageTask`).
+(the ``psnr`` and ``ssim`` scorers of :mod:`linksim.scorers`): mean PSNR (MAX = 1)
+and SSIM with t-intervals, and with ``classifier: true`` the accuracy (Wilson
+interval) of the ``accuracy`` scorer's clean-trained CNN, the one that scores
+the codec baselines' reconstructions.
 """
 
 from typing import Annotated, Literal
@@ -35,12 +35,12 @@ import keras
 import numpy as np
 from pydantic import Field
 
-from ... import metrics as task_metrics
+from ... import registry
 from ...errors import ScenarioError
 from ...registry import Spec, register
 from ...sim import train as train_lib
-from ..base import Metric, mean_with_ci, rate_with_ci, sums
-from ..tasks import ImageTask
+from ...totals import MeanTotals
+from ..base import Metric
 from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem
 from .layers import PACKAGE
@@ -187,8 +187,14 @@ class DeepJSCC(LearnedSystem):
         self.filters = hidden_filters(filters)
         # Scoring only: not part of the trained model, so not in the checkpoint settings.
         self.use_classifier = classifier
-        self.classifier_train_samples = classifier_train_samples
-        self.task = None
+        self.scorers = {"psnr": registry.build("scorer", "psnr", key=f"{key}.scorers"),
+                        "ssim": registry.build("scorer", "ssim", key=f"{key}.scorers")}
+        if classifier:
+            self.scorers["accuracy"] = registry.build(
+                "scorer", {"name": "accuracy",
+                           "classifier_train_samples": classifier_train_samples},
+                key=f"{key}.classifier_train_samples")
+        self.labelled = False  # evaluation targets carry labels once the classifier is ready
         if classifier:
             self.metrics = self.metrics + (Metric("accuracy", "classification accuracy"),)
         mode = transmission if isinstance(transmission, str) else transmission.get("mode", "analog")
@@ -233,35 +239,37 @@ class DeepJSCC(LearnedSystem):
         return dataset.x
 
     def evaluation_targets(self, dataset):
-        return (dataset.x, dataset.y) if self.task is not None else dataset.x
+        return (dataset.x, dataset.y) if self.labelled else dataset.x
 
     def prepare(self, *, show_progress=True):
         super().prepare(show_progress=show_progress)
-        if self.use_classifier and self.task is None:
+        if self.use_classifier and not self.labelled:
             dataset = self._test_data()[0]
             if dataset.y is None:
                 raise ScenarioError(f"{self.key}.classifier", f"{dataset.name!r} has no labels "
                                     "to score accuracy with; set classifier: false")
-            self.task = ImageTask(dataset, dataset_spec=self.dataset_spec, classifier=True,
-                                  classifier_train_samples=self.classifier_train_samples)
-            self.task.prepare(show_progress=show_progress)
+            self.scorers["accuracy"].prepare(dataset=dataset, dataset_spec=self.dataset_spec,
+                                             show_progress=show_progress)
+            self.labelled = True
             self._data = None  # evaluation targets now include the labels
 
     def evaluate(self, outputs, targets):
-        x, labels = targets if self.task is not None else (targets, None)
+        x, labels = targets if self.labelled else (targets, None)
         y = np.asarray(outputs, np.float32)
-        totals = (sums("mse", np.mean((y - x) ** 2, axis=(1, 2, 3)))
-                  | sums("psnr", task_metrics.psnr(x, y)) | sums("ssim", task_metrics.ssim(x, y)))
+        scores = {"mse": MeanTotals.of(np.mean((y - x) ** 2, axis=(1, 2, 3))),
+                  "psnr": self.scorers["psnr"].score(x, y),
+                  "ssim": self.scorers["ssim"].score(x, y)}
         if labels is not None:
-            totals["correct"] = int(np.sum(self.task._predict(y) == labels))
-        return totals
+            scores["accuracy"] = self.scorers["accuracy"].score(labels, y)
+        return scores
 
     def summarize(self, totals):
-        n = totals["blocks"]
-        out = {**mean_with_ci("psnr", totals), **mean_with_ci("ssim", totals),
-               "mse": totals["mse_sum"] / n, "blocks": n}
-        if "correct" in totals:
-            out |= rate_with_ci("accuracy", totals["correct"], n)
+        scores = totals.scores
+        out = {**self.scorers["psnr"].summarize(scores["psnr"]),
+               **self.scorers["ssim"].summarize(scores["ssim"]),
+               "mse": scores["mse"].mean, "blocks": totals.blocks}
+        if "accuracy" in scores:
+            out |= self.scorers["accuracy"].summarize(scores["accuracy"])
         return out
 
     def describe(self):
@@ -275,4 +283,6 @@ class DeepJSCC(LearnedSystem):
                          bandwidth_ratio_actual=uses / (h * w * c))
             if self.bottleneck == "conv":
                 facts["latent_channels"] = self.model.features // ((h // 4) * (w // 4))
+        if "accuracy" in self.scorers:
+            facts.update(self.scorers["accuracy"].describe())
         return facts

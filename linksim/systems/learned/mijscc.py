@@ -28,17 +28,19 @@ and for A-MIJSCC the fraction of symbols sent and the channel uses per
 sample actually used (pilots included).
 """
 import dataclasses
+import functools
 import json
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ... import metrics as task_metrics
+from ... import registry
 from ...errors import ScenarioError, UserError
 from ...registry import Spec, register
 from ...sim import train as train_lib
-from ..base import Metric, mean_with_ci, rate_with_ci, sums
+from ...totals import MeanTotals
+from ..base import Metric
 from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem, slug
 from .layers import PACKAGE
@@ -496,24 +498,31 @@ class _MijsccSystem(LearnedSystem):
         (h, w), (height, width) = self.source_shape, images.shape[1:3]
         top, left = (height - h) // 2, (width - w) // 2
         crop = (slice(None), slice(top, top + h), slice(left, left + w))
-        psnr = task_metrics.psnr(images[crop], outputs["reconstruction"].numpy()[crop])
-        predictions = np.argmax(outputs["logits"].numpy(), axis=-1)
+        psnr = self.scorers["psnr"].score(images[crop], outputs["reconstruction"].numpy()[crop])
+        accuracy = self.scorers["accuracy"].score(labels, outputs["logits"].numpy())
         sent = outputs["symbols_sent"].numpy().astype(int)
         # Pilots included; a sample with nothing to send sends no pilots either.
         uses = [self.receiver.num_transmitted(int(k), self.channel.coherence) if k else 0
                 for k in sent]
-        return {**sums("psnr", psnr), "correct": int(np.sum(predictions == labels)),
-                **sums("symbols_sent", sent), **sums("channel_uses", uses)}
+        return {"psnr": psnr, "accuracy": accuracy, "symbols_sent": MeanTotals.of(sent),
+                "channel_uses": MeanTotals.of(uses)}
+
+    @functools.cached_property
+    def scorers(self):
+        """The ``psnr`` and ``accuracy`` scorers (of the classifier head's logits)."""
+        return {name: registry.build("scorer", name, key=f"{self.key}.scorers")
+                for name in ("psnr", "accuracy")}
 
     def summarize(self, totals):
         # t-intervals for the means (PSNR, symbols and channel uses per sample), Wilson for
         # accuracy (linksim.metrics).
-        n = totals["blocks"]
-        return {**mean_with_ci("psnr", totals), **rate_with_ci("accuracy", totals["correct"], n),
-                **mean_with_ci("fraction_sent", totals, total="symbols_sent",
-                               scale=1 / self.architecture["num_symbols"]),
-                **mean_with_ci("channel_uses", totals), "blocks": n,
-                "correct": totals["correct"]}
+        scores = totals.scores
+        return {**self.scorers["psnr"].summarize(scores["psnr"]),
+                **self.scorers["accuracy"].summarize(scores["accuracy"]),
+                **scores["symbols_sent"].columns("fraction_sent",
+                                                 scale=1 / self.architecture["num_symbols"]),
+                **scores["channel_uses"].columns("channel_uses"), "blocks": totals.blocks,
+                "correct": scores["accuracy"].events}
 
     def describe(self):
         facts = super().describe()

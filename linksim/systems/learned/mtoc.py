@@ -32,14 +32,18 @@ Sec. IV for the data set (MNIST even / odd and < 5; Fashion-MNIST dress items
 and formal clothing; CIFAR-10 animals and small ground entities); or an
 explicit list of positive-label lists, one per receiver.
 """
+import functools
 from typing import Annotated, Literal
 
 import keras
 import numpy as np
 from pydantic import Field
 
+from ... import registry
 from ...registry import Spec, register
-from ..base import Metric, mean_with_ci, rate_with_ci, sums
+from ...scorers.base import renamed
+from ...totals import MeanTotals
+from ..base import Metric
 from ..options import TrainingOption, TransmissionOption
 from .base import LearnedSystem
 from .layers import PACKAGE
@@ -226,21 +230,26 @@ class _TaskOriented(LearnedSystem):
         return {f"rx{i + 1}": np.isin(dataset.y, task).astype(np.int32)
                 for i, task in enumerate(self.tasks)}
 
+    @functools.cached_property
+    def accuracy(self):
+        """The ``accuracy`` scorer, of each receiver's binary decisions."""
+        return registry.build("scorer", "accuracy", key=f"{self.key}.scorers")
+
     def evaluate(self, outputs, targets):
-        correct = np.stack([np.argmax(outputs[rx].numpy(), axis=-1) == t
+        scores = {rx: self.accuracy.score(t, outputs[rx].numpy()) for rx, t in targets.items()}
+        correct = np.stack([self.accuracy.predict(outputs[rx].numpy()) == t
                             for rx, t in targets.items()])               # [receivers, batch]
         # Per-sample mean over receivers: its sum of squares gives accuracy_mean a t-interval.
-        return {**{f"correct_{rx}": int(c.sum()) for rx, c in zip(targets, correct)},
-                **sums("correct_mean", correct.mean(axis=0))}
+        return scores | {"accuracy_mean": MeanTotals.of(correct.mean(axis=0))}
 
     def summarize(self, totals):
-        n = totals["blocks"]
-        row = {"blocks": n}
+        row = {"blocks": totals.blocks}
         for i in range(self.num_receivers):
-            row |= rate_with_ci(f"accuracy_rx{i + 1}", totals[f"correct_rx{i + 1}"], n)
+            row |= renamed(self.accuracy.summarize(totals.scores[f"rx{i + 1}"]), "accuracy",
+                           f"accuracy_rx{i + 1}")
         # Accuracy averaged over receivers = mean over samples of each sample's share of
         # receivers decided right: a t-interval (linksim.metrics).
-        return row | mean_with_ci("accuracy_mean", totals, total="correct_mean")
+        return row | totals.scores["accuracy_mean"].columns("accuracy_mean")
 
     def describe(self):
         facts = super().describe()
