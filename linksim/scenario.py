@@ -11,6 +11,7 @@ Input is bounded (``scenarios/README.md``, "Input bounds"): the file size, the
 nesting depth, the number of values after YAML aliases are expanded, integers
 (|n| < 2**63), floats (finite), SNR values and the number of SNR points.
 """
+import dataclasses
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ import yaml
 
 from . import registry
 from .errors import ScenarioError, UserError
+from .systems.context import Context
 from .systems.options import TrainingOption
 
 MAX_FILE_BYTES = 256 * 1024
@@ -365,9 +367,9 @@ def build(scenario, *, file=None, checkpoint_root=None):
     try:
         channel = registry.build("channel", scenario.channel, key="channel")
         receiver = registry.build("receiver", scenario.receiver, key="receiver")
-        context = {"channel": channel, "receiver": receiver, "stop": scenario.stop,
-                   "source": scenario.source, "train": scenario.train, "seed": scenario.seed,
-                   "checkpoint_dir": root}
+        context = Context(channel=channel, receiver=receiver, stop=scenario.stop,
+                          source=scenario.source, train=scenario.train, seed=scenario.seed,
+                          checkpoint_dir=root)
         systems, labels = [], set()
         for i, spec in enumerate(scenario.system_specs()):
             key = "link" if (scenario.link is not None and i == 0) else \
@@ -376,10 +378,10 @@ def build(scenario, *, file=None, checkpoint_root=None):
             # A system may bring its own receiver (e.g. LS vs perfect CSI on one plot);
             # the channel is always the scenario's, so every system shares the same link.
             own_receiver = spec.pop("receiver", None)
-            system_context = {**context, "key": key}
+            system_context = dataclasses.replace(context, key=key)
             if own_receiver is not None:
-                system_context["receiver"] = registry.build("receiver", own_receiver,
-                                                            key=f"{key}.receiver")
+                system_context = dataclasses.replace(system_context, receiver=registry.build(
+                    "receiver", own_receiver, key=f"{key}.receiver"))
             system = registry.build("system", spec, key=key, context=system_context)
             if system.label in labels:
                 raise ScenarioError(f"{key}.label", f"duplicate label {system.label!r}; "

@@ -27,7 +27,8 @@ from ...sim import train as train_lib
 from ..base import Metric, mean_with_ci, rate_with_ci, sums
 from ..tasks import ImageTask
 from ..options import TrainingOption, TransmissionOption
-from .base import LearnedSystem
+from ..context import Context
+from .base import LearnedSystem, Task
 from .layers import PACKAGE
 
 
@@ -58,7 +59,8 @@ class DeepJSCCModel(keras.Model):
 
     Input
     -----
-    x : [batch, H, W, C], float32 in [0, 1]
+    inputs : dict
+        ``image``: [batch, H, W, C], float32 in [0, 1].
     no : None | scalar | [batch], float32
         N0 (linear); None draws the training SNR.
 
@@ -98,8 +100,8 @@ class DeepJSCCModel(keras.Model):
                                           activation="sigmoid")],
             name="decoder")
 
-    def call(self, x, no=None, training=False):
-        z = self.encoder(x, training=training)
+    def call(self, inputs, no=None, training=False):
+        z = self.encoder(inputs["image"], training=training)
         return self.decoder(self.air(z, no=no, training=training), training=training)
 
     def get_config(self):
@@ -120,8 +122,7 @@ class DeepJSCC(LearnedSystem):
                  test_samples: int = 1000, test_offset: int = 0,
                  transmission: TransmissionOption = "analog",
                  training: TrainingOption | None = None,
-                 label: str | None = None, channel=None, receiver=None, stop=None, train=None,
-                 seed=1, checkpoint_dir="checkpoints", key="system"):
+                 label: str | None = None, context: Context):
         if not 0 < bandwidth_ratio <= 1:
             raise ValueError(f"bandwidth_ratio must be in (0, 1], got {bandwidth_ratio}")
         if filters < 2:
@@ -138,13 +139,12 @@ class DeepJSCC(LearnedSystem):
         super().__init__(
             label=label or f"Deep JSCC, rho={bandwidth_ratio:.3g}, {mode}",
             settings={"bandwidth_ratio": bandwidth_ratio, "filters": filters},
-            dataset=dataset, test_samples=test_samples, test_offset=test_offset,
-            transmission=transmission, training=training, channel=channel, receiver=receiver,
-            stop=stop, train=train, seed=seed, checkpoint_dir=checkpoint_dir, key=key)
+            tasks=[Task(name="reconstruction", dataset=dataset, test_samples=test_samples,
+                        test_offset=test_offset)],
+            transmission=transmission, training=training, context=context)
 
     def _shape(self):
-        _, x, _ = self._test_data()
-        return tuple(x.shape[1:])
+        return tuple(self.test_data()["reconstruction"].inputs["image"].shape[1:])
 
     def build_model(self):
         shape = self._shape()
@@ -156,31 +156,27 @@ class DeepJSCC(LearnedSystem):
     def compile_model(self, model):
         model.compile(optimizer=self.optimizer(), loss="mse", metrics=[train_lib.psnr])
 
-    def targets(self, dataset):
-        return dataset.x
-
-    def evaluation_targets(self, dataset):
-        return (dataset.x, dataset.y) if self.task is not None else dataset.x
+    def targets(self, inputs):
+        return inputs["image"]
 
     def prepare(self, *, show_progress=True):
         super().prepare(show_progress=show_progress)
         if self.use_classifier and self.task is None:
-            dataset = self._test_data()[0]
+            dataset = self.test_data()["reconstruction"].dataset
             if dataset.y is None:
                 raise ScenarioError(f"{self.key}.classifier", f"{dataset.name!r} has no labels "
                                     "to score accuracy with; set classifier: false")
-            self.task = ImageTask(dataset, dataset_spec=self.dataset_spec, classifier=True,
+            self.task = ImageTask(dataset, dataset_spec=self.tasks[0].dataset, classifier=True,
                                   classifier_train_samples=self.classifier_train_samples)
             self.task.prepare(show_progress=show_progress)
-            self._data = None  # evaluation targets now include the labels
 
-    def evaluate(self, outputs, targets):
-        x, labels = targets if self.task is not None else (targets, None)
+    def evaluate(self, outputs, batch, task):
+        x = batch["image"]
         y = np.asarray(outputs, np.float32)
         totals = (sums("mse", np.mean((y - x) ** 2, axis=(1, 2, 3)))
                   | sums("psnr", task_metrics.psnr(x, y)) | sums("ssim", task_metrics.ssim(x, y)))
-        if labels is not None:
-            totals["correct"] = int(np.sum(self.task._predict(y) == labels))
+        if self.task is not None:
+            totals["correct"] = int(np.sum(self.task._predict(y) == batch["label"]))
         return totals
 
     def summarize(self, totals):
