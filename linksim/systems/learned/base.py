@@ -256,12 +256,12 @@ class LearnedSystem(System):
         dataset = registry.build("dataset", {**task.dataset, "split": split, "limit": limit},
                                  key=where)
         inputs = dataset.inputs(sequence_length=self.text_length)
-        missing = [n for n in (*self.inputs, *self.needs)
-                   if not isinstance(inputs.get(n), np.ndarray)]
+        needed = (*self.inputs, *self.needs)
+        missing = [n for n in needed if not isinstance(inputs.get(n), np.ndarray)]
         if missing:
             raise ScenarioError(f"{where}.name", f"{dataset.name!r} has no {', '.join(missing)} "
                                 f"of equal-size samples (its inputs: {', '.join(inputs)}); "
-                                f"{type(self).__name__} needs {', '.join((*self.inputs, *self.needs))}")
+                                f"{type(self).__name__} needs {', '.join(needed)}")
         return dataset, inputs
 
     def _load(self, split):
