@@ -139,7 +139,7 @@ def training(out, steps, batches, eval_batch):
                   "plain Keras (tf.random.normal AWGN)": train_throughput.PlainAWGN(snr_db=10.0)}
         for name, link in models.items():
             model = train_throughput.build(link, IMAGE_SHAPE, channels)
-            model(x[:2])
+            model({"image": x[:2]})
             step = train_throughput.time_training(model, x, batch, steps)
             rate = train_throughput.time_inference(model, x, eval_batch, 8)
             append(out, f"| {name} | {batch} | {1e3 * step:.2f} | {rate:.0f} |")

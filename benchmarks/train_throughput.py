@@ -52,16 +52,16 @@ def build(air, shape, channels):
 
 
 def time_training(model, x, batch, steps):
-    model.train_on_batch(x[:batch], x[:batch])  # trace and build the optimizer
+    model.train_on_batch({"image": x[:batch]}, x[:batch])  # trace and build the optimizer
     start = time.perf_counter()
     for i in range(steps):
         b = x[(i * batch) % (len(x) - batch):][:batch]
-        model.train_on_batch(b, b)
+        model.train_on_batch({"image": b}, b)
     return (time.perf_counter() - start) / steps
 
 
 def time_inference(model, x, batch, repeats):
-    infer = tf.function(lambda v: model(v, no=tf.constant(0.1), training=False))
+    infer = tf.function(lambda v: model({"image": v}, no=tf.constant(0.1), training=False))
     infer(tf.constant(x[:batch]))
     start = time.perf_counter()
     count = 0
@@ -93,7 +93,7 @@ def main():
                                                            channels)}
     rows = {}
     for name, model in models.items():
-        model(x[:2])
+        model({"image": x[:2]})
         step = time_training(model, x, args.batch, args.steps)
         rate = time_inference(model, x, args.eval_batch, 8)
         rows[name] = (step, rate)

@@ -38,8 +38,9 @@ from .errors import ScenarioError
 
 KINDS = ("channel", "code", "modulation", "receiver", "system", "dataset", "codec", "scorer")
 
-# Arguments the framework passes to factories that declare them; never YAML keys.
-CONTEXT = ("channel", "receiver", "stop", "source", "train", "seed", "checkpoint_dir", "key")
+# The argument the framework passes to factories that declare it (a
+# :class:`~linksim.systems.context.Context`); never a YAML key.
+CONTEXT = ("context",)
 
 _PACKAGE = pathlib.Path(__file__).resolve().parent
 _EMPTY = object()
@@ -473,13 +474,14 @@ def Checked(model, *, coerce=None):  # noqa: N802 - used like a type in signatur
 def build(kind, spec, *, key, context=None):
     """Build a component from ``{name: ..., **options}``.
 
-    ``context`` holds framework-supplied arguments; only those the factory
-    declares are passed. Errors raised by the factory for impossible values
-    (``ValueError``) become one-line :class:`ScenarioError` at ``key``.
+    ``context`` (a :class:`~linksim.systems.context.Context`) is passed as the
+    keyword ``context`` to a factory that declares it. Errors raised by the
+    factory for impossible values (``ValueError``) become one-line
+    :class:`ScenarioError` at ``key``.
     """
-    context = context or {}
-    entry, values = check(kind, spec, key=key, context=tuple(context))
-    values.update({k: v for k, v in context.items() if entry.declares(k)})
+    entry, values = check(kind, spec, key=key, context=CONTEXT)
+    if context is not None and entry.declares("context"):
+        values["context"] = context
     try:
         return entry.factory(**values)
     except ScenarioError as err:

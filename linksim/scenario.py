@@ -11,6 +11,7 @@ Input is bounded (``scenarios/README.md``, "Input bounds"): the file size, the
 nesting depth, the number of values after YAML aliases are expanded, integers
 (|n| < 2**63), floats (finite), SNR values and the number of SNR points.
 """
+import dataclasses
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ import yaml
 
 from . import registry
 from .errors import ScenarioError, UserError
+from .systems.context import Context
 from .systems.options import TrainingOption
 
 MAX_FILE_BYTES = 256 * 1024
@@ -146,7 +148,8 @@ def _check_seeds(own):
         raise ScenarioError("seeds", f"{seeds} repeats a seed; give each seed once")
     name = own.get("name")
     entry = registry.known("system").get(name) if isinstance(name, str) else None
-    if entry is not None and not entry.declares("seed"):
+    # Learned systems are the ones with a `training` key.
+    if entry is not None and not entry.declares("training"):
         raise ScenarioError("seeds", f"system {name!r} is not trained with a seed; 'seeds' is "
                                      "for learned systems")
 
@@ -389,9 +392,9 @@ def build(scenario, *, file=None, checkpoint_root=None):
     try:
         channel = registry.build("channel", scenario.channel, key="channel")
         receiver = registry.build("receiver", scenario.receiver, key="receiver")
-        context = {"channel": channel, "receiver": receiver, "stop": scenario.stop,
-                   "source": scenario.source, "train": scenario.train, "seed": scenario.seed,
-                   "checkpoint_dir": root}
+        context = Context(channel=channel, receiver=receiver, stop=scenario.stop,
+                          source=scenario.source, train=scenario.train, seed=scenario.seed,
+                          checkpoint_dir=root)
         systems, labels = [], set()
         for i, spec in enumerate(scenario.system_specs()):
             key = "link" if (scenario.link is not None and i == 0) else \
@@ -400,10 +403,10 @@ def build(scenario, *, file=None, checkpoint_root=None):
             # A system may bring its own receiver (e.g. LS vs perfect CSI on one plot);
             # the channel is always the scenario's, so every system shares the same link.
             own_receiver = spec.pop("receiver", None)
-            system_context = {**context, "key": key}
+            system_context = dataclasses.replace(context, key=key)
             if own_receiver is not None:
-                system_context["receiver"] = registry.build("receiver", own_receiver,
-                                                            key=f"{key}.receiver")
+                system_context = dataclasses.replace(system_context, receiver=registry.build(
+                    "receiver", own_receiver, key=f"{key}.receiver"))
             for system in _build_seeds(spec, key=key, context=system_context):
                 if system.label in labels:
                     raise ScenarioError(f"{key}.label", f"duplicate label {system.label!r}; "
@@ -426,7 +429,7 @@ def _build_seeds(spec, *, key, context):
     systems = []
     for seed in seeds:
         system = registry.build("system", {**spec, "label": f"{label} (seed {seed})"}, key=key,
-                                context={**context, "seed": seed})
+                                context=dataclasses.replace(context, seed=seed))
         system.seed_of = label
         systems.append(system)
     return systems

@@ -5,6 +5,7 @@ import pytest
 from linksim import metrics, registry
 from linksim.scenario import Stop
 from linksim.sources.datasets import Dataset
+from linksim.systems.context import Context
 from linksim.systems.capacity import CapacityBound
 from linksim.systems.conventional import ConventionalSystem
 
@@ -29,9 +30,9 @@ def _test_clips(monkeypatch):
 
 
 def _system(cls=ConventionalSystem, *, dataset, codec, **keys):
-    context = {"channel": registry.build("channel", "awgn", key="channel"),
-               "receiver": registry.build("receiver", "perfect", key="receiver"),
-               "stop": Stop(max_blocks=4, batch_size=4), "seed": 1, "key": "s"}
+    context = Context(channel=registry.build("channel", "awgn", key="channel"),
+                      receiver=registry.build("receiver", "perfect", key="receiver"),
+                      stop=Stop(max_blocks=4, batch_size=4), key="s")
     spec = {"name": "conventional" if cls is ConventionalSystem else "capacity_bound",
             "dataset": dataset, "codec": codec, **keys}
     return registry.build("system", spec, key="s", context=context)

@@ -9,6 +9,7 @@ from linksim.phy.early_termination import EarlyTerminationLDPC5GDecoder
 from linksim.scenario import Stop
 from linksim.phy.snr import noise_variance
 from linksim.sim.runner import simulate_point
+from linksim.systems.context import Context
 
 K, N, ITERATIONS = 256, 512, 20
 
@@ -21,9 +22,10 @@ def make_link(early_termination):
                    "code": {"name": "ldpc5g", "k": K, "n": N, "iterations": ITERATIONS,
                             "early_termination": early_termination},
                    "modulation": {"name": "qam", "bits_per_symbol": 2}},
-        key="link", context={"channel": registry.build("channel", {"name": "awgn"}, key="c"),
-                             "receiver": registry.build("receiver", {"name": "perfect"}, key="r"),
-                             "stop": stop})
+        key="link",
+        context=Context(channel=registry.build("channel", {"name": "awgn"}, key="c"),
+                        receiver=registry.build("receiver", {"name": "perfect"}, key="r"),
+                        stop=stop))
     return system, stop
 
 

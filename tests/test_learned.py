@@ -123,7 +123,7 @@ def test_mtoc_learns_above_chance_and_checkpoint_reloads(tmp_path):
     again = write_scenario(tmp_path, "[{name: mtoc, dataset: {name: fashion_mnist}, "
                                      "tasks: paper, test_samples: 200}]")[0]
     again.prepare(show_progress=False)
-    x = again._test_data()[1][:20]
+    x = {"image": again.test_data()["classification"].inputs["image"][:20]}
     for model_a, model_b in ((system.model, again.model),
                              (system.model, keras.models.load_model(system.checkpoint))):
         config.seed = 5

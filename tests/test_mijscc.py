@@ -10,6 +10,7 @@ from linksim import scenario as scenario_lib
 from linksim.phy.channel import AWGNChannel
 from linksim.phy.receiver import Receiver
 from linksim.scenario import Stop
+from linksim.systems.context import Context
 from linksim.totals import SampleTotals
 from linksim.systems.learned import mijscc
 from linksim.systems.learned.layers import masks, mutual_information, prefix_channel
@@ -64,10 +65,10 @@ def test_jsd_estimate_rewards_critics_that_separate_pairs():
 def test_gradients_reach_every_weight_through_quantizer_and_mi_losses(mode):
     net = model(image_shape=(16, 16, 1), num_symbols=32, width=0.125, mode=mode)
     x = tf.random.uniform([4, 16, 16, 1])
-    net(x)
+    net({"image": x})
     net.classifier.trainable = False
     with tf.GradientTape() as tape:
-        out = net(x, training=True)
+        out = net({"image": x}, training=True)
         loss = tf.reduce_mean(tf.square(out["reconstruction"] - x)) + tf.add_n(net.losses)
     weights = net.trainable_weights
     grads = tape.gradient(loss, weights)
@@ -116,7 +117,7 @@ def test_adaptive_model_sends_a_shorter_prefix_at_high_snr_and_zeros_the_rest():
                 width=0.125, mode="quantized", threshold=0.6, attention=True,
                 noise_units=(16, 16, 16), attention_units=32)
     z = tf.random.normal([3, 128])
-    net(tf.random.uniform([3, 16, 16, 1]))
+    net({"image": tf.random.uniform([3, 16, 16, 1])})
     # The threshold passes no gradient, so the noise encoder is frozen, never left gradient-less.
     assert not net.noise_encoder.trainable_weights
     assert net.enhance.trainable_weights
@@ -173,9 +174,8 @@ systems: [{name: mijscc, dataset: {name: fashion_mnist}, image_shape: [32, 32, 1
 
 
 def test_scores_are_means_and_rates_with_intervals(tmp_path):
-    context = {"channel": AWGNChannel(), "receiver": Receiver(),
-               "stop": Stop(max_blocks=4, batch_size=4), "seed": 1,
-               "checkpoint_dir": str(tmp_path), "key": "s"}
+    context = Context(channel=AWGNChannel(), receiver=Receiver(),
+                      stop=Stop(max_blocks=4, batch_size=4), checkpoint_dir=tmp_path, key="s")
     system = registry.build("system", {"name": "mijscc", "dataset": {"name": "fashion_mnist"},
                                        "image_shape": [32, 32, 1], "num_symbols": 8,
                                        "test_samples": 4},
@@ -187,8 +187,8 @@ def test_scores_are_means_and_rates_with_intervals(tmp_path):
     sent = np.array([8, 6, 4, 8])
     outputs = {"reconstruction": tf.constant(noisy), "symbols_sent": tf.constant(sent),
                "logits": tf.constant(np.eye(10)[[1, 2, 3, 0]], tf.float32)}
-    totals = SampleTotals(blocks=4,
-                          scores=system.evaluate(outputs, (images, np.array([1, 2, 3, 4]))))
+    batch = {"image": images, "label": np.array([1, 2, 3, 4])}
+    totals = SampleTotals(blocks=4, scores=system.evaluate(outputs, batch, system.tasks[0]))
     row = system.summarize(totals)
     crop = (slice(None), slice(2, 30), slice(2, 30))
     psnr = metrics.psnr(images[crop], noisy[crop])

@@ -10,6 +10,7 @@ from linksim.phy import theory
 from linksim.scenario import Stop
 from linksim.phy.snr import noise_variance
 from linksim.sim.runner import simulate_point
+from linksim.systems.context import Context
 
 
 def make_link(*, modulation, channel="awgn", receiver="perfect", code=None, **stop):
@@ -17,9 +18,9 @@ def make_link(*, modulation, channel="awgn", receiver="perfect", code=None, **st
     system = registry.build(
         "system", {"name": "link", "code": code or {"name": "uncoded", "k": 1200},
                    "modulation": modulation},
-        key="link", context={"channel": registry.build("channel", channel, key="channel"),
-                             "receiver": registry.build("receiver", receiver, key="receiver"),
-                             "stop": stop})
+        key="link", context=Context(channel=registry.build("channel", channel, key="channel"),
+                                    receiver=registry.build("receiver", receiver, key="receiver"),
+                                    stop=stop))
     return system, stop
 
 

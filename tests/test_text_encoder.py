@@ -1,6 +1,5 @@
 """The offline MiniLM-L6 text encoder: tokenizer, weights, forward pass against NumPy, training."""
 import json
-import pathlib
 import struct
 import sys
 

@@ -54,6 +54,9 @@ PHOTOS = (("astronaut", "train"), ("rocket", "train"), ("motorcycle", "train"),
           ("chelsea", "test"), ("coffee", "test"))
 PATCH = 32
 
+# Token positions per text input of a learned system ([CLS] and [SEP] included).
+TEXT_LENGTH = 32
+
 # Speech sub-corpora of pocketsphinx-testdata: (folder, list of utterance ids, transcripts).
 SPEECH = {"test": ("librivox", "fileids", "transcription"),
           "train": ("cards", "cards.fileids", "cards.transcription")}
@@ -85,6 +88,11 @@ class Dataset:
         One line: the real source and split that was loaded.
     stands_in_for : str | None
         The data set this one replaces when that one cannot be had offline.
+    fields : dict
+        Further per-sample values paired with ``x`` (N each): another modality
+        (``question``: list of str) or more labels (``answer``: int64 [N]).
+    field_classes : dict
+        Class names of categorical ``fields`` (``field_classes["answer"][i]``).
     """
 
     name: str
@@ -97,9 +105,50 @@ class Dataset:
     transcripts: list[str] | None = None
     provenance: str
     stands_in_for: str | None = None
+    fields: dict = dataclasses.field(default_factory=dict)
+    field_classes: dict = dataclasses.field(default_factory=dict)
 
     def __len__(self):
         return len(self.x)
+
+    def inputs(self, *, sequence_length=TEXT_LENGTH):
+        """Every sample as named inputs: the batch mapping learned systems slice.
+
+        ``x`` is named by its modality (``image``, ``text`` or ``audio``), ``y``
+        is ``label``, ``transcripts`` are ``transcript`` and each of ``fields``
+        keeps its name. Every text input ``<t>`` (a list of str) also comes
+        tokenized by the pretrained text model's tokenizer
+        (:mod:`linksim.sources.tokenizer`): ``text`` as ``tokens`` and
+        ``token_mask``, any other as ``<t>_tokens`` and ``<t>_mask``.
+
+        Parameters
+        ----------
+        sequence_length : int
+            Token positions per text, ``[CLS]`` and ``[SEP]`` included.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray | list
+            N samples each; text as a numpy array of str, images of different
+            sizes and speech as lists.
+        """
+        named = {{"image": "image", "text": "text", "speech": "audio"}[self.modality]: self.x}
+        if self.y is not None:
+            named["label"] = self.y
+        if self.transcripts is not None:
+            named["transcript"] = self.transcripts
+        named.update(self.fields)
+        out = {}
+        for name, values in named.items():
+            is_text = isinstance(values, list) and values and isinstance(values[0], str)
+            out[name] = np.asarray(values, dtype=str) if is_text else values
+            if is_text and name != "transcript":
+                from .tokenizer import tokenize  # late: imports TensorFlow
+                tokens, mask = tokenize(values, sequence_length=sequence_length)
+                prefix = "" if name == "text" else f"{name}_"
+                out[f"{prefix}tokens"] = tokens
+                out["token_mask" if name == "text" else f"{name}_mask"] = mask
+        return out
 
 
 def data_dir():
@@ -396,6 +445,63 @@ def photos(*, split: Split = "test", limit: int | None = None, source: Source = 
     x = [_photo(name).astype(np.float32) / 255.0 for name in names]
     return Dataset(name="photos", modality="image", x=x,
                    provenance=f"skimage.data colour photos {', '.join(names)} ({split} photos)")
+
+
+def _easy_vqa_folder():
+    """The data folder of the installed ``easy-vqa`` package; None if absent."""
+    spec = importlib.util.find_spec("easy_vqa")
+    if spec is None or spec.origin is None:
+        return None
+    folder = pathlib.Path(spec.origin).parent / "data"
+    return folder if (folder / "answers.txt").is_file() else None
+
+
+def _read_easy_vqa(folder, split):
+    """Images uint8 [M, 64, 64, 3] and the split's questions, answer indices, image ids."""
+    from PIL import Image  # late: only this loader reads PNG files
+    answers = (folder / "answers.txt").read_text(encoding="utf-8").split()
+    with open(folder / split / "questions.json", encoding="utf-8") as f:
+        rows = json.load(f)
+    images = sorted((folder / split / "images").glob("*.png"), key=lambda p: int(p.stem))
+    if [int(p.stem) for p in images] != list(range(len(images))):
+        raise UserError(f"{folder / split / 'images'}: expected images 0.png .. "
+                        f"{len(images) - 1}.png")
+    return {"images": np.stack([np.asarray(Image.open(p).convert("RGB")) for p in images]),
+            "questions": np.array([r[0] for r in rows]),
+            "answers": np.array([answers.index(r[1]) for r in rows], np.uint8),
+            "image_ids": np.array([r[2] for r in rows], np.int32),
+            "answer_names": np.array(answers)}
+
+
+@register("dataset", "easy_vqa")
+def easy_vqa(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
+    """easy-VQA: 64x64 colour shapes with questions and 13 one-word answers; offline VQAv2 stand-in.
+
+    From the data files of the PyPI package ``easy-vqa`` (no network): 4000
+    train / 1000 test images, 38575 / 9673 questions ("what color is the
+    shape?", "is there a triangle?"), answers ``yes``, ``no``, 3 shapes and 8
+    colours. A sample is one question: ``x`` float32 [N, 64, 64, 3] in [0, 1]
+    (its image, repeated for each question about it: mind ``limit``, 48 KiB a
+    sample), ``fields["question"]`` list of N str, ``fields["answer"]`` int64
+    [N] indexing ``field_classes["answer"]``; unlabelled (``y`` is None), as an
+    answer is not a class of the image alone. Questions in file order (grouped
+    by image). VQAv2 itself is not loaded here (no offline copy).
+    """
+    _offline_only("easy_vqa", source, "it ships in the easy-vqa package")
+    folder = _easy_vqa_folder()
+    if folder is None:
+        raise _not_installed("easy_vqa", "pip install easy-vqa")
+    paths = [folder / "answers.txt", folder / split / "questions.json"]
+    arrays = _cached(f"easy_vqa-{split}", paths, lambda: _read_easy_vqa(folder, split))
+    n = _count(len(arrays["questions"]), limit)
+    x, _ = _images(arrays["images"][arrays["image_ids"][:n]], None, None)
+    return Dataset(name="easy_vqa", modality="image", x=x, stands_in_for="vqav2",
+                   fields={"question": [str(q) for q in arrays["questions"][:n]],
+                           "answer": arrays["answers"][:n].astype(np.int64)},
+                   field_classes={"answer": tuple(str(a) for a in arrays["answer_names"])},
+                   provenance=f"easy-VQA {split} split, first {n} of {len(arrays['questions'])} "
+                              f"questions on {len(arrays['images'])} images, package easy-vqa "
+                              f"{folder}")
 
 
 # --------------------------------------------------------------------------- text

@@ -17,6 +17,7 @@ from pydantic import Field
 from ..registry import Spec, register
 from ..totals import RateTotals
 from .base import Metric, System
+from .context import Context
 from .conventional import CodecTotals, channel_uses_for, fit, source_and_codec
 from .tasks import SourceTask
 
@@ -36,19 +37,19 @@ class CapacityBound(System):
                  bandwidth_ratio: Annotated[float, Field(gt=0, le=1000)] | None = None,
                  accounting: Literal["payload", "with_headers"] = "payload",
                  classifier: bool = True, classifier_train_samples: int = 20000,
-                 label: str | None = None, channel=None, stop=None, source=None,
-                 key="capacity_bound"):
+                 label: str | None = None, context: Context):
         self.dataset, spec, self.codec, self.codec_name = source_and_codec(
-            dataset=dataset, source=source, codec=codec,
+            dataset=dataset, source=context.source, codec=codec,
             channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
-            key=key)
-        self.channel = channel
+            key=context.key)
+        self.channel = context.channel
         self.channel_uses_per_sample = channel_uses_per_sample
         self.bandwidth_ratio = bandwidth_ratio
         self.accounting = accounting
-        self.batch_size = stop.batch_size
+        self.batch_size = context.stop.batch_size
         self.task = SourceTask(self.dataset, dataset_spec=spec, classifier=classifier,
-                               classifier_train_samples=classifier_train_samples, key=key)
+                               classifier_train_samples=classifier_train_samples,
+                               key=context.key)
         self.metrics = self.task.metrics + (
             Metric("feasible_fraction", "feasible fraction (lowest codec quality fits)"),)
         super().__init__(label=label or f"{self.codec_name} at capacity (ideal code)")

@@ -35,6 +35,7 @@ from ..registry import Spec, register
 from ..seeding import derive_seed, seeded
 from ..totals import RateTotals, SampleTotals
 from .base import Metric, System
+from .context import Context
 from .options import MCSChoice, MCSSpec
 from .tasks import SourceTask
 
@@ -225,9 +226,10 @@ class ConventionalSystem(System):
                  accounting: Literal["payload", "with_headers"] = "payload",
                  classifier: bool = True, classifier_train_samples: int = 20000,
                  xla: bool = True, label: str | None = None,
-                 channel=None, receiver=None, stop=None, source=None, seed=1, key="conventional"):
+                 context: Context):
+        key = context.key
         self.dataset, spec, self.codec, self.codec_name = source_and_codec(
-            dataset=dataset, source=source, codec=codec,
+            dataset=dataset, source=context.source, codec=codec,
             channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
             key=key)
         mcs = MCSChoice.model_validate(mcs)
@@ -235,7 +237,7 @@ class ConventionalSystem(System):
         self.mcs_table = [
             MCS(code=registry.build("code", s.code, key=f"{where}.code"),
                 modulation=registry.build("modulation", s.modulation, key=f"{where}.modulation"),
-                channel=channel, receiver=receiver, xla=xla)
+                channel=context.channel, receiver=context.receiver, xla=xla)
             for where, s in zip(
                 [f"{key}.mcs.table[{i}]" for i in range(len(specs))] if mcs.table
                 else [f"{key}.mcs"], specs)]
@@ -246,14 +248,14 @@ class ConventionalSystem(System):
         self.bandwidth_ratio = bandwidth_ratio
         self.failure = failure
         self.accounting = accounting
-        self.batch_size = stop.batch_size
+        self.batch_size = context.stop.batch_size
         uses = self.channel_uses(self.dataset.x[0])
         if uses * self.batch_size > MAX_BATCH_CHANNEL_USES:
             resource = "channel_uses_per_sample" if channel_uses_per_sample else "bandwidth_ratio"
             raise ScenarioError(f"{key}.{resource}", f"{uses} channel uses per sample x "
                                 f"stop.batch_size {self.batch_size} exceed "
                                 f"{MAX_BATCH_CHANNEL_USES} per batch; lower one of them")
-        self.seed = seed
+        self.seed = context.seed
         self.dataset_spec = spec
         self.task = SourceTask(self.dataset, dataset_spec=spec, classifier=classifier,
                                classifier_train_samples=classifier_train_samples, key=key)

@@ -42,8 +42,8 @@ import tensorflow as tf
 from .. import registry
 from ..errors import ScenarioError, UserError
 from ..phy.link import SymbolLink
-from .base import Metric, System
 from ..totals import SampleTotals
+from .base import Metric, System
 from .tasks import SourceTask
 
 # ------------------------------------------------------------------ the math
@@ -247,8 +247,9 @@ class LinearAnalogSystem(System):
 
     def __init__(self, *, label, dataset, bandwidth_ratio, channel_uses_per_sample,
                  test_samples, test_offset, train_samples, classifier,
-                 classifier_train_samples, channel, receiver, stop, train, key):
+                 classifier_train_samples, context):
         super().__init__(label=label)
+        key = context.key
         for name in ("split", "limit"):
             if name in dataset:
                 raise ScenarioError(f"{key}.dataset.{name}", "set by the system: use "
@@ -265,12 +266,12 @@ class LinearAnalogSystem(System):
         self.test_samples = test_samples
         self.test_offset = test_offset
         self.train_samples = train_samples if train_samples is not None else \
-            (train or {}).get("train_samples")
+            (context.train or {}).get("train_samples")
         self.use_classifier = classifier
         self.classifier_train_samples = classifier_train_samples
-        self.channel = channel
-        self.receiver = receiver
-        self.batch_size = stop.batch_size
+        self.channel = context.channel
+        self.receiver = context.receiver
+        self.batch_size = context.stop.batch_size
         self.key = key
         self.metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"), Metric("ssim", "SSIM")) + (
             (Metric("accuracy", "classification accuracy"),) if classifier else ())

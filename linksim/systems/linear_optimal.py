@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import Spec, register
+from .context import Context
 from .linear_analog import LinearAnalogSystem, Projection, gains_for_powers, reverse_waterfilling
 
 
@@ -42,15 +43,13 @@ class LinearOptimal(LinearAnalogSystem):
                  test_offset: Annotated[int, Field(ge=0)] = 0,
                  train_samples: Annotated[int, Field(ge=1)] | None = None,
                  classifier: bool = False, classifier_train_samples: int = 20000,
-                 label: str | None = None, channel=None, receiver=None, stop=None, train=None,
-                 key="system"):
+                 label: str | None = None, context: Context):
         super().__init__(label=label or "linear optimal (PCA + power allocation + LMMSE)",
                          dataset=dataset, bandwidth_ratio=bandwidth_ratio,
                          channel_uses_per_sample=channel_uses_per_sample,
                          test_samples=test_samples, test_offset=test_offset,
                          train_samples=train_samples, classifier=classifier,
-                         classifier_train_samples=classifier_train_samples, channel=channel,
-                         receiver=receiver, stop=stop, train=train, key=key)
+                         classifier_train_samples=classifier_train_samples, context=context)
 
     def fit(self, train, num_dims):
         mean = train.mean(axis=0)
@@ -74,12 +73,13 @@ def _floor(system, facts, systems):
     """The ``linear_optimal`` system of the scenario that ``system`` is compared with, or None:
     same data set, test images, channel uses per sample and receiver."""
     uses = facts[system.label].get("channel_uses_per_sample")
+    task = system.tasks[0]
     for other in systems:
         if isinstance(other, LinearOptimal) \
                 and facts[other.label].get("channel_uses_per_sample") == uses \
-                and other.dataset_spec.get("name") == system.dataset_spec.get("name") \
-                and (other.test_samples, other.test_offset) == (system.test_samples,
-                                                                system.test_offset) \
+                and other.dataset_spec.get("name") == task.dataset.get("name") \
+                and (other.test_samples, other.test_offset) == (task.test_samples,
+                                                                task.test_offset) \
                 and other.receiver.description == system.receiver.description:
             return other
     return None
@@ -122,8 +122,9 @@ def floor_warnings(systems, facts, rows, *, seed, stop, definition, show_progres
                         and math.isfinite(value))
         floor = _floor(system, facts, systems)
         reference, computed = {}, None
-        settings = json.dumps([system.dataset_spec, uses, system.test_samples,
-                               system.test_offset, system.training.train_samples,
+        task = system.tasks[0]
+        settings = json.dumps([task.dataset, uses, task.test_samples,
+                               task.test_offset, system.training.train_samples,
                                system.receiver.description], sort_keys=True)
         for snr in points:
             if floor is not None and psnr.get((floor.label, snr)) is not None:
@@ -131,10 +132,11 @@ def floor_warnings(systems, facts, rows, *, seed, stop, definition, show_progres
                 continue
             if settings not in floors:
                 floors[settings] = (LinearOptimal(
-                    dataset=system.dataset_spec, channel_uses_per_sample=uses,
-                    test_samples=system.test_samples, test_offset=system.test_offset,
-                    train_samples=system.training.train_samples, channel=system.channel,
-                    receiver=system.receiver, stop=stop, key=system.key), {})
+                    dataset=task.dataset, channel_uses_per_sample=uses,
+                    test_samples=task.test_samples, test_offset=task.test_offset,
+                    train_samples=system.training.train_samples,
+                    context=Context(channel=system.channel, receiver=system.receiver, stop=stop,
+                                    key=system.key)), {})
                 floors[settings][0].prepare(show_progress=show_progress)
             computed, done = floors[settings]
             if snr not in done:

@@ -16,6 +16,7 @@ from ..phy.snr import noise_variance
 from ..registry import Spec, register
 from ..totals import Totals
 from .base import Metric, System
+from .context import Context
 
 # Code bits one batch may carry: beyond this a batch no longer fits in memory.
 MAX_BATCH_BITS = 50_000_000
@@ -43,8 +44,8 @@ class LinkSystem(System):
 
     def __init__(self, *, code: Spec("code"), modulation: Spec("modulation"),
                  codewords_per_frame: Annotated[int, Field(ge=1, le=100_000)] = 1,
-                 xla: bool = True, label: str | None = None, channel=None, receiver=None,
-                 stop=None, key="link"):
+                 xla: bool = True, label: str | None = None, context: Context):
+        stop, key = context.stop, context.key
         self.code = registry.build("code", code, key=f"{key}.code")
         self.modulation = registry.build("modulation", modulation, key=f"{key}.modulation")
         bits = stop.batch_size * codewords_per_frame * self.code.n
@@ -55,7 +56,7 @@ class LinkSystem(System):
                                 f"{MAX_BATCH_BITS}; lower one of them")
         super().__init__(label=label or f"{self.code.description}, {self.modulation.description}")
         self.link = DigitalLink(code=self.code, modulation=self.modulation,
-                                channel=channel, receiver=receiver)
+                                channel=context.channel, receiver=context.receiver)
         self.codewords_per_frame = codewords_per_frame
         self.batch_size = stop.batch_size
         self._source = BinarySource()

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from ..registry import Spec, register
+from .context import Context
 from .linear_analog import LinearAnalogSystem, Projection, common_gain
 
 
@@ -38,15 +39,13 @@ class UncodedAnalog(LinearAnalogSystem):
                  test_offset: Annotated[int, Field(ge=0)] = 0,
                  train_samples: Annotated[int, Field(ge=1)] | None = None,
                  classifier: bool = False, classifier_train_samples: int = 20000,
-                 label: str | None = None, channel=None, receiver=None, stop=None, train=None,
-                 key="system"):
+                 label: str | None = None, context: Context):
         super().__init__(label=label or "uncoded analog + LMMSE", dataset=dataset,
                          bandwidth_ratio=bandwidth_ratio,
                          channel_uses_per_sample=channel_uses_per_sample,
                          test_samples=test_samples, test_offset=test_offset,
                          train_samples=train_samples, classifier=classifier,
-                         classifier_train_samples=classifier_train_samples, channel=channel,
-                         receiver=receiver, stop=stop, train=train, key=key)
+                         classifier_train_samples=classifier_train_samples, context=context)
 
     def fit(self, train, num_dims):
         n = train.shape[1]

@@ -1,53 +1,70 @@
 """``LearnedSystem``: a Keras model trained and evaluated on the simulated link.
 
-A subclass describes its model and task; this base class does the rest:
+A subclass describes its model and tasks; this base class does the rest:
 
-* data: the ``dataset`` spec (any registered image set) is loaded twice, the
-  ``train`` split limited to ``training.train_samples`` and the ``test`` split
-  from ``test_offset`` for ``test_samples`` samples (an offset keeps test
-  samples apart from training samples where a data set's splits overlap, e.g.
-  offline MNIST);
+* data: each :class:`Task` names a registered data set; its ``train`` split
+  (limited to ``training.train_samples``) and its ``test`` split (from
+  ``test_offset`` for ``test_samples`` samples; an offset keeps test samples
+  apart from training samples where a data set's splits overlap, e.g. offline
+  MNIST) are loaded as **mappings of named inputs**
+  (:meth:`~linksim.sources.datasets.Dataset.inputs`: ``image``, ``label``,
+  ``tokens``, ``token_mask``, ``question``, ``answer``, ``audio``, ...); tasks
+  on the same data set share one load;
 * training in :meth:`prepare` when no checkpoint exists (or via ``linksim
   train``): seeded (``keras.utils.set_random_seed`` and Sionna's
   ``config.seed``), resumable, logged to CSV and TensorBoard (see
   :mod:`linksim.sim.train`), saved as ``.keras`` under
   ``<checkpoint_dir>/<label slug>/``;
-* evaluation: batch ``b`` of a Monte Carlo point is test samples
-  ``b*bs .. (b+1)*bs - 1`` (``bs = stop.batch_size``) sent at the runner's N0;
-  a point ends when the test set is used up or ``stop.max_blocks`` samples
-  are done. Totals are additive; ``blocks`` counts samples.
+* evaluation: batch ``b`` of a Monte Carlo point is, for every task, its test
+  samples ``b*bs .. (b+1)*bs - 1`` (``bs = stop.batch_size``) as a mapping,
+  sent at the runner's N0; a task whose test split is used up sits out, and a
+  point ends when every task's split is used up or ``stop.max_blocks`` samples
+  are done. Totals are additive; ``blocks`` counts samples (with several
+  tasks: the largest task's, each task's scorer totals prefixed ``<task>.``,
+  see :meth:`LearnedSystem.task_totals`).
 
 Subclass contract
 -----------------
+``inputs``
+    Names of the batch entries the model reads (default ``("image",)``).
 ``build_model()``
-    Returns an uncompiled ``keras.Model`` whose ``call(x, no=None, training=False)``
-    sends ``x`` through one or more :class:`~.layers.AirInterface` layers made
-    with :meth:`air_interface`; ``no=None`` draws the training SNR.
+    Returns an uncompiled ``keras.Model`` whose ``call(inputs, no=None,
+    training=False)`` takes a mapping of those inputs and sends them through
+    one or more :class:`~.layers.air.AirInterface` layers made with
+    :meth:`air_interface`; ``no=None`` draws the training SNR.
 ``compile_model(model)``
     Compiles it (optimizer from :attr:`training`, loss, loss weights, named
     metrics: a model with several outputs returns a dict, so that every
     history.csv column names its output).
-``targets(dataset)``
-    Training targets of a loaded data set (an array, or a dict keyed by output
-    name); also the evaluation targets (an array, dict or tuple of arrays)
-    unless ``evaluation_targets(dataset)`` is overridden.
-``evaluate(outputs, targets)``
+``targets(inputs)``
+    Training targets from the train split's mapping (an array, or a dict keyed
+    by output name).
+``evaluate(outputs, batch, task)``
     Totals of one evaluated batch, by metric or scorer name (a dict of
-    :class:`~linksim.totals.Totals`, scored through :mod:`linksim.scorers`); the
-    base class wraps them with ``blocks`` in a :class:`~linksim.totals.SampleTotals`.
+    :class:`~linksim.totals.Totals`, scored through :mod:`linksim.scorers`):
+    ``batch`` is the task's slice of its test mapping, ``task`` its :class:`Task`.
+    The base class wraps them with ``blocks`` in a
+    :class:`~linksim.totals.SampleTotals` (names prefixed ``<task>.`` when the
+    system has several tasks).
 ``summarize(totals)`` and ``metrics``
     As for every :class:`~linksim.systems.base.System`.
 ``settings``
     The YAML keys that shape the model (hashed into ``settings.json``).
 
-YAML keys shared by every learned system: ``dataset``, ``test_samples``,
-``test_offset``, ``transmission`` (``analog`` | ``quantized`` | ``digital`` or a
-mapping, see :class:`~linksim.systems.options.Transmission`), ``training`` (see
+A system with one data set passes ``tasks=[Task(...)]`` built from its
+``dataset``, ``test_samples`` and ``test_offset`` keys. Training fits the model
+on the first task's train split; a system whose tasks learn from different
+data sets overrides :meth:`LearnedSystem.fit` (it gets every task's split).
+
+YAML keys shared by every learned system: ``transmission`` (``analog`` |
+``quantized`` | ``digital`` or a mapping, see
+:class:`~linksim.systems.options.Transmission`), ``training`` (see
 :class:`~linksim.systems.options.Training`; a scenario-level ``train:`` mapping
 gives defaults), ``label``. Subclasses annotate them with
 :data:`~linksim.systems.options.TransmissionOption` and ``TrainingOption`` so that
 the scenario check sees their keys.
 """
+import dataclasses
 import hashlib
 import json
 import pathlib
@@ -61,8 +78,10 @@ from sionna.phy import config
 from ... import registry
 from ...errors import ScenarioError, UserError
 from ...sim import train as train_lib
+from ...sources.datasets import TEXT_LENGTH, Dataset
 from ...totals import SampleTotals
 from ..base import System
+from ..context import Context
 from ..options import Training, Transmission
 from .layers.air import AirInterface
 
@@ -71,52 +90,100 @@ def slug(label):
     return re.sub(r"[^a-z0-9.+-]+", "_", label.lower()).strip("_") or "system"
 
 
-def _slice(targets, start, stop):
-    if isinstance(targets, dict):
-        return {name: t[start:stop] for name, t in targets.items()}
-    if isinstance(targets, tuple):
-        return tuple(t[start:stop] for t in targets)
-    return targets[start:stop]
+def _slice(inputs, start, stop):
+    """Samples ``start .. stop - 1`` of every entry of a mapping of named inputs."""
+    return {name: values[start:stop] for name, values in inputs.items()}
 
 
-class LearnedSystem(System):
-    """Base of every Keras-trained system (see the module docstring for the contract).
+def _length(inputs):
+    return len(next(iter(inputs.values())))
 
-    Checkpoints go to ``<checkpoint_dir>/<label slug>/`` (``checkpoint_dir``: the
-    results directory's ``checkpoints``, see :func:`linksim.scenario.build`).
 
-    Parameters
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Task:
+    """One task of a learned system: the data set it learns from and how much of it is scored.
+
+    Attributes
     ----------
-    label : str
-    settings : dict
-        The subclass's model-shaping YAML keys, recorded and hashed with the checkpoint.
+    name : str
+        Prefix of the task's totals (``<name>.<total>``) when a system has several tasks.
     dataset : dict
         Registry ``dataset`` spec without ``split`` and ``limit``.
     test_samples : int
         Test samples evaluated per SNR point (at most).
     test_offset : int
         First test sample used.
+    key : str
+        Where these keys sit in the system's YAML, ending in '.' (``""``: the
+        system's own ``dataset``, ``test_samples``, ``test_offset``), for error lines.
+    """
+
+    name: str
+    dataset: dict
+    test_samples: int
+    test_offset: int = 0
+    key: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """A loaded split of a task's data set: the :class:`Dataset` and its named inputs."""
+
+    dataset: Dataset
+    inputs: dict
+
+    def __len__(self):
+        return _length(self.inputs)
+
+
+class LearnedSystem(System):
+    """Base of every Keras-trained system (see the module docstring for the contract).
+
+    Checkpoints go to ``<context.checkpoint_dir>/<label slug>/`` (the results
+    directory's ``checkpoints``, see :func:`linksim.scenario.build`).
+
+    Parameters
+    ----------
+    label : str
+    settings : dict
+        The subclass's model-shaping YAML keys, recorded and hashed with the checkpoint.
+    tasks : sequence of Task
+        At least one; names unique.
     transmission : str | dict
         See :class:`Transmission`.
     training : dict | None
         See :class:`Training`; overrides the scenario's ``train`` mapping key by key.
-    channel, receiver, stop, train, seed, checkpoint_dir, key
-        Framework context (see :func:`linksim.scenario.build`).
+    context : Context
+        Channel, receiver, stop rule, seed, checkpoint directory and key path.
     """
 
-    def __init__(self, *, label, settings, dataset, test_samples, test_offset, transmission,
-                 training, channel, receiver, stop, train, seed, checkpoint_dir, key):
+    #: Batch entries the model reads (its input mapping).
+    inputs = ("image",)
+    #: Further batch entries the targets and scores need (e.g. ``("label",)``).
+    needs = ()
+    #: Token positions of text inputs (``tokens``, ``<name>_tokens``).
+    text_length = TEXT_LENGTH
+
+    def __init__(self, *, label, settings, tasks, transmission, training, context: Context):
         super().__init__(label=label)
-        for name in ("split", "limit"):
-            if name in dataset:
-                raise ScenarioError(f"{key}.dataset.{name}", "set by the system: use "
-                                    "training.train_samples, test_samples and test_offset")
-        if "name" not in dataset:
-            raise ScenarioError(f"{key}.dataset.name", "required key is missing")
-        # Data load lazily (at training or evaluation); the name is checked now.
-        registry.get("dataset", dataset["name"], key=f"{key}.dataset.name")
-        if test_samples < 1 or test_offset < 0:
-            raise ValueError("test_samples must be >= 1 and test_offset >= 0")
+        key = context.key
+        self.tasks = tuple(dataclasses.replace(t, dataset={"name": t.dataset})
+                           if isinstance(t.dataset, str) else t for t in tasks)
+        if not self.tasks or len({t.name for t in self.tasks}) != len(self.tasks):
+            raise ValueError(f"a learned system needs tasks with distinct names, got "
+                             f"{[t.name for t in self.tasks]}")
+        for task in self.tasks:
+            where = f"{key}.{task.key}dataset"
+            for name in ("split", "limit"):
+                if name in task.dataset:
+                    raise ScenarioError(f"{where}.{name}", "set by the system: use "
+                                        "training.train_samples, test_samples and test_offset")
+            if "name" not in task.dataset:
+                raise ScenarioError(f"{where}.name", "required key is missing")
+            # Data load lazily (at training or evaluation); the name is checked now.
+            registry.get("dataset", task.dataset["name"], key=f"{where}.name")
+            if task.test_samples < 1 or task.test_offset < 0:
+                raise ValueError("test_samples must be >= 1 and test_offset >= 0")
         if isinstance(transmission, str):
             transmission = {"mode": transmission}
         self.transmission = registry.validated(Transmission, transmission, f"{key}.transmission")
@@ -126,20 +193,18 @@ class LearnedSystem(System):
                 registry.build("code", self.transmission.code, key=f"{key}.transmission.code")
             registry.build("modulation", self.transmission.modulation,
                            key=f"{key}.transmission.modulation")
-        self.training = registry.validated(Training, {**(train or {}), **(training or {})},
+        self.training = registry.validated(Training, {**(context.train or {}), **(training or {})},
                                            f"{key}.training")
         self.settings = settings
-        self.dataset_spec = dataset
-        self.test_samples = test_samples
-        self.test_offset = test_offset
-        self.channel = channel
-        self.receiver = receiver
-        self.batch_size = stop.batch_size
-        self.seed = seed
+        self.context = context
+        self.channel = context.channel
+        self.receiver = context.receiver
+        self.batch_size = context.stop.batch_size
+        self.seed = context.seed
         self.key = key
-        self.directory = pathlib.Path(checkpoint_dir) / slug(label)
+        self.directory = pathlib.Path(context.checkpoint_dir) / slug(label)
         # Training curves are results (committed), next to the checkpoints (not committed).
-        self.curve = pathlib.Path(checkpoint_dir).parent / "training" / slug(label)
+        self.curve = pathlib.Path(context.checkpoint_dir).parent / "training" / slug(label)
         self.model = None
         self._data = None
         self._infer = None
@@ -158,14 +223,10 @@ class LearnedSystem(System):
     def compile_model(self, model):
         raise NotImplementedError
 
-    def targets(self, dataset):
+    def targets(self, inputs):
         raise NotImplementedError
 
-    def evaluation_targets(self, dataset):
-        """What ``evaluate`` compares outputs with (e.g. images and labels); default ``targets``."""
-        return self.targets(dataset)
-
-    def evaluate(self, outputs, targets):
+    def evaluate(self, outputs, batch, task):
         raise NotImplementedError
 
     # ----------------------------------------------------------- helpers for subclasses
@@ -181,37 +242,69 @@ class LearnedSystem(System):
     def optimizer(self):
         return keras.optimizers.Adam(learning_rate=self.training.learning_rate)
 
+    def model_inputs(self, inputs):
+        """The entries of a mapping of named inputs that the model reads (:attr:`inputs`)."""
+        return {name: inputs[name] for name in self.inputs}
+
+    def task_totals(self, totals, task):
+        """One task's scorer totals, by name, from a point's :class:`SampleTotals`."""
+        if len(self.tasks) == 1:
+            return totals.scores
+        prefix = f"{task}."
+        return {k[len(prefix):]: v for k, v in totals.scores.items() if k.startswith(prefix)}
+
     # ----------------------------------------------------------- data
 
-    def load_dataset(self, split):
+    def load_inputs(self, split, task):
+        """``(Dataset, mapping of named inputs)`` of ``split`` of ``task``'s data set."""
         limit = (self.training.train_samples if split == "train"
-                 else self.test_offset + self.test_samples)
-        spec = {**self.dataset_spec, "split": split, "limit": limit}
-        dataset = registry.build("dataset", spec, key=f"{self.key}.dataset")
-        if dataset.modality != "image" or not isinstance(dataset.x, np.ndarray):
-            raise ScenarioError(f"{self.key}.dataset.name", f"{dataset.name!r} is not a set of "
-                                "equal-size images; learned systems here need one")
-        return dataset
+                 else task.test_offset + task.test_samples)
+        where = f"{self.key}.{task.key}dataset"
+        dataset = registry.build("dataset", {**task.dataset, "split": split, "limit": limit},
+                                 key=where)
+        inputs = dataset.inputs(sequence_length=self.text_length)
+        needed = (*self.inputs, *self.needs)
+        missing = [n for n in needed if not isinstance(inputs.get(n), np.ndarray)]
+        if missing:
+            raise ScenarioError(f"{where}.name", f"{dataset.name!r} has no {', '.join(missing)} "
+                                f"of equal-size samples (its inputs: {', '.join(inputs)}); "
+                                f"{type(self).__name__} needs {', '.join(needed)}")
+        return dataset, inputs
+
+    def _load(self, split):
+        """{task name: :class:`Split`} of ``split``; tasks on the same data set share one load."""
+        loaded, out = {}, {}
+        for task in self.tasks:
+            same = json.dumps(task.dataset, sort_keys=True, default=str)
+            if split == "test":
+                same += f":{task.test_offset + task.test_samples}"
+            if same not in loaded:
+                loaded[same] = Split(*self.load_inputs(split, task))
+            out[task.name] = loaded[same]
+        return out
 
     def check(self, *, key):
         try:
-            self._test_data()
+            self.test_data()
         except ScenarioError:
             raise
         except UserError:
             # The data set is not installed here: reported when it is needed, as before.
             pass
 
-    def _test_data(self):
+    def test_data(self):
+        """{task name: :class:`Split`} of each task's test samples (loaded once)."""
         if self._data is None:
-            dataset = self.load_dataset("test")
-            if len(dataset.x) <= self.test_offset:
-                raise ScenarioError(f"{self.key}.test_offset", f"{self.test_offset} skips the "
-                                    f"whole test split ({len(dataset.x)} samples); allowed: "
-                                    f"0..{len(dataset.x) - 1}")
-            end = self.test_offset + self.test_samples
-            self._data = (dataset, dataset.x[self.test_offset:end],
-                          _slice(self.evaluation_targets(dataset), self.test_offset, end))
+            data = {}
+            for task, loaded in zip(self.tasks, self._load("test").values()):
+                n = len(loaded)
+                if n <= task.test_offset:
+                    raise ScenarioError(f"{self.key}.{task.key}test_offset",
+                                        f"{task.test_offset} skips the whole test split ({n} "
+                                        f"samples); allowed: 0..{n - 1}")
+                data[task.name] = Split(loaded.dataset, _slice(
+                    loaded.inputs, task.test_offset, task.test_offset + task.test_samples))
+            self._data = data
         return self._data
 
     # ----------------------------------------------------------- checkpoints
@@ -224,8 +317,10 @@ class LearnedSystem(System):
         """Everything that changes the trained weights, as JSON-able data."""
         # Registry specs: a channel or receiver with another name or key trains anew.
         link = {"channel": self.channel.spec, "receiver": self.receiver.spec}
-        return {"system": type(self).__name__, "settings": self.settings,
-                "dataset": self.dataset_spec, "transmission": self.transmission.model_dump(),
+        data = ({"dataset": self.tasks[0].dataset} if len(self.tasks) == 1 else
+                {"datasets": {t.name: t.dataset for t in self.tasks}})
+        return {"system": type(self).__name__, "settings": self.settings, **data,
+                "transmission": self.transmission.model_dump(),
                 "training": self.training.model_dump(), "link": link, "seed": self.seed}
 
     def _fingerprint_hash(self):
@@ -233,11 +328,11 @@ class LearnedSystem(System):
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def _new_model(self, *, compile_model=True):
-        """A freshly built model (weights created by one call on two test-shaped samples)."""
+        """A freshly built model (weights created by one call on two test samples of each task)."""
         self.reseed()
         model = self.build_model()
-        _, x, _ = self._test_data()
-        model(x[:2], training=False)
+        for split in self.test_data().values():
+            model(self.model_inputs(_slice(split.inputs, 0, 2)), training=False)
         if compile_model:
             self.compile_model(model)
         return model
@@ -247,15 +342,18 @@ class LearnedSystem(System):
         if fresh and self.directory.exists():
             shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        data = self.load_dataset("train")
+        data = self._load("train")
         model = self._new_model()
+        provenance = {name: split.dataset.provenance for name, split in data.items()}
+        if len(set(provenance.values())) == 1:
+            provenance = next(iter(provenance.values()))
         (self.directory / "settings.json").write_text(json.dumps(
             {"hash": self._fingerprint_hash(), **self.fingerprint(),
-             "train_data": data.provenance}, indent=2, default=str))
+             "train_data": provenance}, indent=2, default=str))
         if show_progress:
-            print(f"training {self.label!r}: {model.count_params()} parameters, {len(data.x)} "
-                  f"samples ({data.provenance}), at most {self.training.epochs} epochs -> "
-                  f"{self.directory}", flush=True)
+            print(f"training {self.label!r}: {model.count_params()} parameters, "
+                  f"{len(next(iter(data.values())))} samples ({provenance}), at most "
+                  f"{self.training.epochs} epochs -> {self.directory}", flush=True)
         self.fit(model, data, show_progress=show_progress)
         model.save(self.checkpoint)
         self._use(model)
@@ -266,15 +364,18 @@ class LearnedSystem(System):
         keras.utils.set_random_seed(self.seed)
 
     def fit(self, model, data, *, show_progress):
-        """Train ``model`` on the loaded train split; systems trained in stages override this."""
+        """Train ``model`` on the first task's train split (``data``: {task name: Split});
+        systems trained in stages or on several data sets override this."""
+        inputs = data[self.tasks[0].name].inputs
         self.reseed()
-        train_lib.fit(model, data.x, self.targets(data), directory=self.directory,
-                      training=self.training, seed=self.seed, curve=self.curve,
+        train_lib.fit(model, self.model_inputs(inputs), self.targets(inputs),
+                      directory=self.directory, training=self.training, seed=self.seed,
+                      curve=self.curve,
                       show_progress=show_progress)
 
     def _use(self, model):
         self.model = model
-        self._infer = tf.function(lambda x, no: model(x, no=no, training=False),
+        self._infer = tf.function(lambda inputs, no: model(inputs, no=no, training=False),
                                   reduce_retracing=True)
 
     def prepare(self, *, show_progress=True):
@@ -299,10 +400,17 @@ class LearnedSystem(System):
 
     def describe(self):
         facts = {"checkpoint": str(self.checkpoint), "settings": self.settings,
-                 "training": self.training.model_dump(), "test_samples": self.test_samples,
-                 "test_offset": self.test_offset}
+                 "training": self.training.model_dump()}
+        if len(self.tasks) == 1:
+            facts.update(test_samples=self.tasks[0].test_samples,
+                         test_offset=self.tasks[0].test_offset)
+        else:
+            facts["tasks"] = {t.name: {"dataset": t.dataset, "test_samples": t.test_samples,
+                                       "test_offset": t.test_offset} for t in self.tasks}
         if self._data is not None:
-            facts["test_data"] = self._data[0].provenance
+            provenance = {name: split.dataset.provenance for name, split in self._data.items()}
+            facts["test_data"] = (next(iter(provenance.values())) if len(self.tasks) == 1
+                                  else provenance)
         if self.model is not None:
             facts["parameters"] = int(self.model.count_params())
         # Why training stopped: train.json of the model, or of each stage (stage1/, ...).
@@ -313,15 +421,22 @@ class LearnedSystem(System):
         return facts
 
     def run_batch(self, no, *, batch_index):
-        _, x, targets = self._test_data()
         start = batch_index * self.batch_size
-        stop = start + self.batch_size
-        if start >= len(x):
-            return SampleTotals()
-        outputs = self._infer(tf.constant(x[start:stop]), tf.constant(no, tf.float32))
-        return SampleTotals(blocks=len(x[start:stop]),
-                            scores=self.evaluate(outputs, _slice(targets, start, stop)))
+        blocks, scores = 0, {}
+        for task in self.tasks:
+            batch = _slice(self.test_data()[task.name].inputs, start, start + self.batch_size)
+            n = _length(batch)
+            if n == 0:
+                continue
+            inputs = {k: tf.constant(v) for k, v in self.model_inputs(batch).items()}
+            outputs = self._infer(inputs, tf.constant(no, tf.float32))
+            counts = self.evaluate(outputs, batch, task)
+            if len(self.tasks) > 1:
+                counts = {f"{task.name}.{k}": v for k, v in counts.items()}
+            scores.update(counts)
+            blocks = max(blocks, n)
+        return SampleTotals(blocks=blocks, scores=scores)
 
     def finished(self, totals, stop):
-        _, x, _ = self._test_data()
-        return totals.blocks >= min(len(x), stop.max_blocks)
+        longest = max(len(split) for split in self.test_data().values())
+        return totals.blocks >= min(longest, stop.max_blocks)

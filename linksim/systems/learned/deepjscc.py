@@ -42,7 +42,8 @@ from ...sim import train as train_lib
 from ...totals import MeanTotals
 from ..base import Metric
 from ..options import TrainingOption, TransmissionOption
-from .base import LearnedSystem
+from ..context import Context
+from .base import LearnedSystem, Task
 from .layers import PACKAGE
 
 #: The paper's encoder widths (the decoder uses them in reverse).
@@ -86,7 +87,8 @@ class DeepJSCCModel(keras.Model):
 
     Input
     -----
-    x : [batch, H, W, C], float32 in [0, 1]
+    inputs : dict
+        ``image``: [batch, H, W, C], float32 in [0, 1].
     no : None | scalar | [batch], float32
         N0 (linear); None draws the training SNR.
 
@@ -142,8 +144,8 @@ class DeepJSCCModel(keras.Model):
                                           activation="sigmoid")],
             name="decoder")
 
-    def call(self, x, no=None, training=False):
-        z = self.encoder(x, training=training)
+    def call(self, inputs, no=None, training=False):
+        z = self.encoder(inputs["image"], training=training)
         return self.decoder(self.air(z, no=no, training=training), training=training)
 
     def get_config(self):
@@ -169,8 +171,8 @@ class DeepJSCC(LearnedSystem):
                  test_samples: int = 1000, test_offset: int = 0,
                  transmission: TransmissionOption = "analog",
                  training: TrainingOption | None = None,
-                 label: str | None = None, channel=None, receiver=None, stop=None, train=None,
-                 seed=1, checkpoint_dir="checkpoints", key="system"):
+                 label: str | None = None, context: Context):
+        key = context.key
         if bandwidth_ratio is not None and channel_uses is not None:
             raise ScenarioError(f"{key}.channel_uses", "give bandwidth_ratio or channel_uses, "
                                 "not both")
@@ -203,13 +205,12 @@ class DeepJSCC(LearnedSystem):
             label=label or f"Deep JSCC, {size}, {mode}",
             settings={"bandwidth_ratio": bandwidth_ratio, "channel_uses": channel_uses,
                       "bottleneck": bottleneck, "filters": list(self.filters)},
-            dataset=dataset, test_samples=test_samples, test_offset=test_offset,
-            transmission=transmission, training=training, channel=channel, receiver=receiver,
-            stop=stop, train=train, seed=seed, checkpoint_dir=checkpoint_dir, key=key)
+            tasks=[Task(name="reconstruction", dataset=dataset, test_samples=test_samples,
+                        test_offset=test_offset)],
+            transmission=transmission, training=training, context=context)
 
     def _shape(self):
-        _, x, _ = self._test_data()
-        return tuple(x.shape[1:])
+        return tuple(self.test_data()["reconstruction"].inputs["image"].shape[1:])
 
     def features(self, shape):
         """Reals the encoder emits for images of ``shape`` (``2k``; see the module docstring)."""
@@ -235,32 +236,28 @@ class DeepJSCC(LearnedSystem):
     def compile_model(self, model):
         model.compile(optimizer=self.optimizer(), loss="mse", metrics=[train_lib.psnr])
 
-    def targets(self, dataset):
-        return dataset.x
-
-    def evaluation_targets(self, dataset):
-        return (dataset.x, dataset.y) if self.labelled else dataset.x
+    def targets(self, inputs):
+        return inputs["image"]
 
     def prepare(self, *, show_progress=True):
         super().prepare(show_progress=show_progress)
         if self.use_classifier and not self.labelled:
-            dataset = self._test_data()[0]
+            dataset = self.test_data()["reconstruction"].dataset
             if dataset.y is None:
                 raise ScenarioError(f"{self.key}.classifier", f"{dataset.name!r} has no labels "
                                     "to score accuracy with; set classifier: false")
-            self.scorers["accuracy"].prepare(dataset=dataset, dataset_spec=self.dataset_spec,
+            self.scorers["accuracy"].prepare(dataset=dataset, dataset_spec=self.tasks[0].dataset,
                                              show_progress=show_progress)
             self.labelled = True
-            self._data = None  # evaluation targets now include the labels
 
-    def evaluate(self, outputs, targets):
-        x, labels = targets if self.labelled else (targets, None)
+    def evaluate(self, outputs, batch, task):
+        x = batch["image"]
         y = np.asarray(outputs, np.float32)
         scores = {"mse": MeanTotals.of(np.mean((y - x) ** 2, axis=(1, 2, 3))),
                   "psnr": self.scorers["psnr"].score(x, y),
                   "ssim": self.scorers["ssim"].score(x, y)}
-        if labels is not None:
-            scores["accuracy"] = self.scorers["accuracy"].score(labels, y)
+        if self.labelled:
+            scores["accuracy"] = self.scorers["accuracy"].score(batch["label"], y)
         return scores
 
     def summarize(self, totals):

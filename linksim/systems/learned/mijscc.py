@@ -27,7 +27,6 @@ Per SNR point: mean PSNR (MAX = 1), accuracy with a Wilson 95% interval,
 and for A-MIJSCC the fraction of symbols sent and the channel uses per
 sample actually used (pilots included).
 """
-import dataclasses
 import functools
 import json
 
@@ -42,7 +41,8 @@ from ...sim import train as train_lib
 from ...totals import MeanTotals
 from ..base import Metric
 from ..options import TrainingOption, TransmissionOption
-from .base import LearnedSystem, slug
+from ..context import Context
+from .base import LearnedSystem, Task, slug
 from .layers import PACKAGE
 from .layers.masks import NoiseEncoder, decreasing_scores, prefix_mask
 from .layers.mutual_information import GlobalCritic, LocalCritic, jsd_mutual_information
@@ -255,7 +255,8 @@ class MijsccModel(keras.Model):
         z_hat = self.air(z, no=no, training=training)
         return z_hat, tf.fill([tf.shape(z)[0]], float(self.num_symbols))
 
-    def call(self, x, no=None, training=False):
+    def call(self, inputs, no=None, training=False):
+        x = inputs["image"]
         features, z = self.encoder(x, training=training)
         if training and self.mi_weight:
             omega_g, omega_l = self.mutual_information(x, features, z)
@@ -391,11 +392,12 @@ class _MijsccSystem(LearnedSystem):
 
     metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"),
                Metric("accuracy", "accuracy", ci=("accuracy_ci_low", "accuracy_ci_high")))
+    needs = ("label",)  # stage 2 trains a classifier
 
     def __init__(self, *, name, dataset, image_shape, num_symbols, width, mi_weight,
                  global_weight, local_weight, classifier_units, classifier_epochs, extra,
-                 test_samples, test_offset, transmission, training, label, channel, receiver,
-                 stop, train, seed, checkpoint_dir, key):
+                 test_samples, test_offset, transmission, training, label, context):
+        key = context.key
         h, w, _ = image_shape
         if h % 8 or w % 8:
             raise ValueError(f"image_shape {image_shape}: H and W must be divisible by 8")
@@ -421,29 +423,23 @@ class _MijsccSystem(LearnedSystem):
                             + ("analog" if bits is None else f"{bits}-bit")
                             + "".join(f", {k}={v}" for k, v in extra.items())),
             settings={**self.architecture, "classifier_epochs": classifier_epochs, **extra},
-            dataset=dataset, test_samples=test_samples, test_offset=test_offset,
-            transmission=transmission, training=training, channel=channel, receiver=receiver,
-            stop=stop, train=train, seed=seed, checkpoint_dir=checkpoint_dir, key=key)
+            tasks=[Task(name="reconstruction_classification", dataset=dataset,
+                        test_samples=test_samples, test_offset=test_offset)],
+            transmission=transmission, training=training, context=context)
 
     # ------------------------------------------------------------ data
 
-    def load_dataset(self, split):
-        dataset = super().load_dataset(split)
-        if dataset.y is None:
-            raise ScenarioError(f"{self.key}.dataset.name", f"{dataset.name!r} has no labels; "
-                                "stage 2 trains a classifier (use e.g. fashion_mnist or cifar10)")
+    def load_inputs(self, split, task):
+        dataset, inputs = super().load_inputs(split, task)
         # PSNR is scored on the source image only, not on the zero padding around it.
-        self.source_shape = dataset.x.shape[1:3]
-        x = fit_images(dataset.x, tuple(self.architecture["image_shape"]))
-        return dataclasses.replace(dataset, x=x)
-
-    def targets(self, dataset):
-        return dataset.x, dataset.y
+        self.source_shape = inputs["image"].shape[1:3]
+        image = fit_images(inputs["image"], tuple(self.architecture["image_shape"]))
+        return dataset, {**inputs, "image": image}
 
     # ------------------------------------------------------------ model
 
     def model_arguments(self):
-        dataset, _, _ = self._test_data()
+        dataset = self.test_data()[self.tasks[0].name].dataset
         return {**self.architecture, "num_classes": dataset.num_classes,
                 "air_interface": self.air_interface(2 * self.architecture["num_symbols"],
                                                     name="air")}
@@ -460,6 +456,8 @@ class _MijsccSystem(LearnedSystem):
 
     def fit(self, model, data, *, show_progress):
         """Stage 1 (Eq. 18, no labels) then stage 2 (classifier on the frozen link)."""
+        split = data[self.tasks[0].name]
+        images, labels = split.inputs["image"], split.inputs["label"]
         fit = dict(training=self.training, seed=self.seed, show_progress=show_progress)
         stage1 = self.directory / "stage1.weights.h5"
         if stage1.exists():
@@ -467,19 +465,19 @@ class _MijsccSystem(LearnedSystem):
         else:
             self.initialize(model)
             if show_progress:
-                print(f"training {self.label!r} stage 1: {len(data.x)} samples "
-                      f"({data.provenance}), {self.training.epochs} epochs", flush=True)
+                print(f"training {self.label!r} stage 1: {len(images)} samples "
+                      f"({split.dataset.provenance}), {self.training.epochs} epochs", flush=True)
             model.classifier.trainable = False
             self.compile_model(model)
             self.reseed()
-            train_lib.fit(model, data.x, {"reconstruction": data.x},
+            train_lib.fit(model, {"image": images}, {"reconstruction": images},
                           directory=self.directory / "stage1",
                           curve=self.curve.with_name(f"{self.curve.name}.stage1"), **fit)
             model.save_weights(stage1)
         if show_progress:
             print(f"training {self.label!r} stage 2: classifier, {self.classifier_epochs} "
                   "epochs", flush=True)
-        z = model.encoder.predict(data.x, batch_size=256, verbose=0)[1]
+        z = model.encoder.predict(images, batch_size=256, verbose=0)[1]
         model.classifier.trainable = True
         stage2 = ReceivedClassifier(model=model)
         stage2(z[:2])
@@ -487,14 +485,14 @@ class _MijsccSystem(LearnedSystem):
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        metrics=["accuracy"])
         self.reseed()
-        train_lib.fit(stage2, z, data.y, directory=self.directory / "stage2",
+        train_lib.fit(stage2, z, labels, directory=self.directory / "stage2",
                       epochs=self.classifier_epochs,
                       curve=self.curve.with_name(f"{self.curve.name}.stage2"), **fit)
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluate(self, outputs, targets):
-        images, labels = targets
+    def evaluate(self, outputs, batch, task):
+        images, labels = batch["image"], batch["label"]
         (h, w), (height, width) = self.source_shape, images.shape[1:3]
         top, left = (height - h) // 2, (width - w) // 2
         crop = (slice(None), slice(top, top + h), slice(left, left + w))
@@ -548,16 +546,14 @@ class Mijscc(_MijsccSystem):
                  test_samples: int = 1000, test_offset: int = 0,
                  transmission: TransmissionOption = "analog",
                  training: TrainingOption | None = None,
-                 label: str | None = None, channel=None, receiver=None, stop=None, train=None,
-                 seed=1, checkpoint_dir="checkpoints", key="system"):
+                 label: str | None = None, context: Context):
         super().__init__(
             name="MIJSCC", dataset=dataset, image_shape=image_shape, num_symbols=num_symbols,
             width=width, mi_weight=mi_weight, global_weight=global_weight,
             local_weight=local_weight, classifier_units=classifier_units,
             classifier_epochs=classifier_epochs, extra={}, test_samples=test_samples,
             test_offset=test_offset, transmission=transmission, training=training, label=label,
-            channel=channel, receiver=receiver, stop=stop, train=train, seed=seed,
-            checkpoint_dir=checkpoint_dir, key=key)
+            context=context)
 
 
 @register("system", "amijscc")
@@ -576,9 +572,8 @@ class AdaptiveMijscc(_MijsccSystem):
                  classifier_units: tuple[int, ...] = (256, 128), classifier_epochs: int = 10,
                  test_samples: int = 1000, test_offset: int = 0,
                  transmission: TransmissionOption = "quantized",
-                 training: TrainingOption | None = None, label: str | None = None, channel=None,
-                 receiver=None, stop=None, train=None, seed=1, checkpoint_dir="checkpoints",
-                 key="system"):
+                 training: TrainingOption | None = None, label: str | None = None,
+                 context: Context):
         if threshold <= 0:
             raise ValueError(f"threshold (eta) must be > 0, got {threshold}")
         self.pretrained = pretrained
@@ -591,8 +586,7 @@ class AdaptiveMijscc(_MijsccSystem):
             classifier_epochs=classifier_epochs,
             extra={"eta": threshold, "attention": attention}, test_samples=test_samples,
             test_offset=test_offset, transmission=transmission, training=training, label=label,
-            channel=channel, receiver=receiver, stop=stop, train=train, seed=seed,
-            checkpoint_dir=checkpoint_dir, key=key)
+            context=context)
         self.settings.update(self.adaptive, pretrained=pretrained)
 
     @property
@@ -622,7 +616,7 @@ class AdaptiveMijscc(_MijsccSystem):
                                 f"{', '.join(differ)}; A-MIJSCC must share its architecture")
         arguments = self.model_arguments()
         base = MijsccModel(**arguments)
-        base(tf.zeros([2, *arguments["image_shape"]]))
+        base({"image": tf.zeros([2, *arguments["image_shape"]])})
         base.load_weights(checkpoint)
         for part in ("encoder", "decoder", "classifier"):
             getattr(model, part).set_weights(getattr(base, part).get_weights())

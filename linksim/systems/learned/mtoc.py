@@ -45,7 +45,8 @@ from ...scorers.base import renamed
 from ...totals import MeanTotals
 from ..base import Metric
 from ..options import TrainingOption, TransmissionOption
-from .base import LearnedSystem
+from ..context import Context
+from .base import LearnedSystem, Task
 from .layers import PACKAGE
 
 Architecture = Literal["auto", "fnn_mnist", "cnn_fashion_mnist", "cnn_cifar10"]
@@ -104,7 +105,8 @@ class MTOCModel(keras.Model):
 
     Input
     -----
-    x : [batch, H, W, C], float32 in [0, 1]
+    inputs : dict
+        ``image``: [batch, H, W, C], float32 in [0, 1].
     no : None | scalar | [batch], float32
         Nominal N0 (linear); None draws the training SNR.
 
@@ -129,7 +131,8 @@ class MTOCModel(keras.Model):
         self.decoders = [keras.Sequential(decoder_layers(n_c), name=f"decoder_{i + 1}")
                          for i in range(len(self.airs))]
 
-    def call(self, x, no=None, training=False):
+    def call(self, inputs, no=None, training=False):
+        x = inputs["image"]
         if self.shared_encoder:
             z = self.encoders[0](x, training=training)
             features = [z] * len(self.airs)
@@ -148,10 +151,11 @@ class _TaskOriented(LearnedSystem):
     """Shared parts of MTOC and STOC: tasks, receivers, accuracy per receiver."""
 
     shared_encoder = True
+    needs = ("label",)
 
     def __init__(self, *, name, dataset, n_c, num_receivers, tasks, weights, snr_offsets_db,
                  receiver_snr_db, architecture, test_samples, test_offset, transmission,
-                 training, label, channel, receiver, stop, train, seed, checkpoint_dir, key):
+                 training, label, context):
         if n_c < 2 or n_c % 2:
             raise ValueError(f"n_c must be even and >= 2 (n_c reals = n_c/2 complex channel "
                              f"uses), got {n_c}")
@@ -159,7 +163,7 @@ class _TaskOriented(LearnedSystem):
             raise ValueError(f"num_receivers must be >= 1, got {num_receivers}")
         n = num_receivers
         dataset_name = dataset.get("name")
-        self.tasks = self._tasks(tasks, n, dataset_name)
+        self.receiver_tasks = self._tasks(tasks, n, dataset_name)
         self.weights = [1.0 / n] * n if weights is None else list(weights)
         self.snr_offsets_db = [0.0] * n if snr_offsets_db is None else list(snr_offsets_db)
         self.receiver_snr_db = [None] * n if receiver_snr_db is None else list(receiver_snr_db)
@@ -187,13 +191,13 @@ class _TaskOriented(LearnedSystem):
             default = f"{name}, n={n}, n_c={n_c}, {n} transmissions"
         super().__init__(
             label=label or default,
-            settings={"n_c": n_c, "num_receivers": n, "tasks": self.tasks,
+            settings={"n_c": n_c, "num_receivers": n, "tasks": self.receiver_tasks,
                       "weights": self.weights, "snr_offsets_db": self.snr_offsets_db,
                       "receiver_snr_db": self.receiver_snr_db, "architecture": architecture,
                       "shared_encoder": self.shared_encoder},
-            dataset=dataset, test_samples=test_samples, test_offset=test_offset,
-            transmission=transmission, training=training, channel=channel, receiver=receiver,
-            stop=stop, train=train, seed=seed, checkpoint_dir=checkpoint_dir, key=key)
+            tasks=[Task(name="classification", dataset=dataset, test_samples=test_samples,
+                        test_offset=test_offset)],
+            transmission=transmission, training=training, context=context)
 
     @staticmethod
     def _tasks(tasks, n, dataset_name):
@@ -226,16 +230,17 @@ class _TaskOriented(LearnedSystem):
                       loss_weights=dict(zip(receivers, self.weights)),
                       metrics={rx: ["accuracy"] for rx in receivers})
 
-    def targets(self, dataset):
-        return {f"rx{i + 1}": np.isin(dataset.y, task).astype(np.int32)
-                for i, task in enumerate(self.tasks)}
+    def targets(self, inputs):
+        return {f"rx{i + 1}": np.isin(inputs["label"], task).astype(np.int32)
+                for i, task in enumerate(self.receiver_tasks)}
 
     @functools.cached_property
     def accuracy(self):
         """The ``accuracy`` scorer, of each receiver's binary decisions."""
         return registry.build("scorer", "accuracy", key=f"{self.key}.scorers")
 
-    def evaluate(self, outputs, targets):
+    def evaluate(self, outputs, batch, task):
+        targets = self.targets(batch)
         scores = {rx: self.accuracy.score(t, outputs[rx].numpy()) for rx, t in targets.items()}
         correct = np.stack([self.accuracy.predict(outputs[rx].numpy()) == t
                             for rx, t in targets.items()])               # [receivers, batch]
@@ -276,16 +281,13 @@ class MTOC(_TaskOriented):
                  receiver_snr_db: list[float | None] | None = None,
                  architecture: Architecture = "auto", test_samples: int = 2000,
                  test_offset: int = 0, transmission: TransmissionOption = "analog",
-                 training: TrainingOption | None = None, label: str | None = None, channel=None,
-                 receiver=None, stop=None, train=None, seed=1, checkpoint_dir="checkpoints",
-                 key="system"):
+                 training: TrainingOption | None = None, label: str | None = None,
+                 context: Context):
         super().__init__(
             name="MTOC", dataset=dataset, n_c=n_c, num_receivers=num_receivers, tasks=tasks,
             weights=weights, snr_offsets_db=snr_offsets_db, receiver_snr_db=receiver_snr_db,
             architecture=architecture, test_samples=test_samples, test_offset=test_offset,
-            transmission=transmission, training=training, label=label, channel=channel,
-            receiver=receiver, stop=stop, train=train, seed=seed, checkpoint_dir=checkpoint_dir,
-            key=key)
+            transmission=transmission, training=training, label=label, context=context)
 
 
 @register("system", "stoc")
@@ -301,14 +303,12 @@ class STOC(_TaskOriented):
                  receiver_snr_db: list[float | None] | None = None,
                  architecture: Architecture = "auto", test_samples: int = 2000,
                  test_offset: int = 0, transmission: TransmissionOption = "analog",
-                 training: TrainingOption | None = None, label: str | None = None, channel=None,
-                 receiver=None, stop=None, train=None, seed=1, checkpoint_dir="checkpoints",
-                 key="system"):
+                 training: TrainingOption | None = None, label: str | None = None,
+                 context: Context):
         # Separate encoders share nothing, so summing the n losses trains n independent pairs.
         super().__init__(
             name="STOC", dataset=dataset, n_c=n_c, num_receivers=num_receivers, tasks=tasks,
             weights=[1.0] * num_receivers, snr_offsets_db=snr_offsets_db,
             receiver_snr_db=receiver_snr_db, architecture=architecture,
             test_samples=test_samples, test_offset=test_offset, transmission=transmission,
-            training=training, label=label, channel=channel, receiver=receiver, stop=stop,
-            train=train, seed=seed, checkpoint_dir=checkpoint_dir, key=key)
+            training=training, label=label, context=context)
