@@ -193,6 +193,7 @@ def test_scores_are_means_and_rates_with_intervals(tmp_path):
     crop = (slice(None), slice(2, 30), slice(2, 30))
     psnr = metrics.psnr(images[crop], noisy[crop])
     assert row["psnr"] == pytest.approx(psnr.mean())
+    assert row["ssim"] == pytest.approx(metrics.ssim(images[crop], noisy[crop]).mean())
     assert (row["psnr_ci_low"], row["psnr_ci_high"]) == pytest.approx(
         metrics.mean_interval(psnr.sum(), np.sum(psnr ** 2), 4))
     assert row["accuracy"] == 0.75

@@ -23,9 +23,9 @@ symbol keeps the count of channel uses whole), power is normalized over the
 symbols actually sent (mean energy 1 per *used* channel use, so Es/N0 keeps
 its meaning), and the receiver fills the rest with zeros.
 
-Per SNR point: mean PSNR (MAX = 1), accuracy with a Wilson 95% interval,
-and for A-MIJSCC the fraction of symbols sent and the channel uses per
-sample actually used (pilots included).
+Per SNR point: mean PSNR (MAX = 1) and SSIM (both on the unpadded source
+image), accuracy with a Wilson 95% interval, and for A-MIJSCC the fraction of
+symbols sent and the channel uses per sample actually used (pilots included).
 """
 import functools
 import json
@@ -390,7 +390,7 @@ def fit_images(x, image_shape):
 class _MijsccSystem(LearnedSystem):
     """Keys, data, two-stage training and evaluation shared by ``mijscc`` and ``amijscc``."""
 
-    metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"),
+    metrics = (Metric("psnr", "PSNR [dB] (MAX = 1)"), Metric("ssim", "SSIM"),
                Metric("accuracy", "accuracy", ci=("accuracy_ci_low", "accuracy_ci_high")))
     needs = ("label",)  # stage 2 trains a classifier
 
@@ -496,26 +496,29 @@ class _MijsccSystem(LearnedSystem):
         (h, w), (height, width) = self.source_shape, images.shape[1:3]
         top, left = (height - h) // 2, (width - w) // 2
         crop = (slice(None), slice(top, top + h), slice(left, left + w))
-        psnr = self.scorers["psnr"].score(images[crop], outputs["reconstruction"].numpy()[crop])
+        received = outputs["reconstruction"].numpy()[crop]
+        psnr = self.scorers["psnr"].score(images[crop], received)
+        ssim = self.scorers["ssim"].score(images[crop], received)
         accuracy = self.scorers["accuracy"].score(labels, outputs["logits"].numpy())
         sent = outputs["symbols_sent"].numpy().astype(int)
         # Pilots included; a sample with nothing to send sends no pilots either.
         uses = [self.receiver.num_transmitted(int(k), self.channel.coherence) if k else 0
                 for k in sent]
-        return {"psnr": psnr, "accuracy": accuracy, "symbols_sent": MeanTotals.of(sent),
+        return {"psnr": psnr, "ssim": ssim, "accuracy": accuracy, "symbols_sent": MeanTotals.of(sent),
                 "channel_uses": MeanTotals.of(uses)}
 
     @functools.cached_property
     def scorers(self):
-        """The ``psnr`` and ``accuracy`` scorers (of the classifier head's logits)."""
+        """The ``psnr``, ``ssim`` and ``accuracy`` scorers (of the classifier head's logits)."""
         return {name: registry.build("scorer", name, key=f"{self.key}.scorers")
-                for name in ("psnr", "accuracy")}
+                for name in ("psnr", "ssim", "accuracy")}
 
     def summarize(self, totals):
         # t-intervals for the means (PSNR, symbols and channel uses per sample), Wilson for
         # accuracy (linksim.metrics).
         scores = totals.scores
         return {**self.scorers["psnr"].summarize(scores["psnr"]),
+                **self.scorers["ssim"].summarize(scores["ssim"]),
                 **self.scorers["accuracy"].summarize(scores["accuracy"]),
                 **scores["symbols_sent"].columns("fraction_sent",
                                                  scale=1 / self.architecture["num_symbols"]),
