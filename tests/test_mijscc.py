@@ -146,22 +146,28 @@ def test_fit_images_pads_grey_images_and_repeats_channels():
         mijscc.fit_images(np.ones((1, 40, 40, 1), np.float32), (32, 32, 3))
 
 
-def test_stages_log_reconstruction_psnr_and_classifier_accuracy(tmp_path):
+def _tiny_trained_mijscc(tmp_path, link="channel: {name: awgn}", train_samples=96):
+    """A tiny MIJSCC system of a one-point scenario on ``link``, trained (1 epoch per stage)."""
     path = tmp_path / "tiny.yaml"
-    path.write_text("""
+    path.write_text(f"""
 name: tiny
 seed: 3
-snr: {db: [10]}
-channel: {name: awgn}
-stop: {max_blocks: 20, batch_size: 20}
-train: {epochs: 1, batch_size: 32, train_samples: 96, validation_split: 0.25}
-systems: [{name: mijscc, dataset: {name: fashion_mnist}, image_shape: [32, 32, 1],
+snr: {{db: [10]}}
+{link}
+stop: {{max_blocks: 20, batch_size: 20}}
+train: {{epochs: 1, batch_size: 32, train_samples: {train_samples}, validation_split: 0.25}}
+systems: [{{name: mijscc, dataset: {{name: fashion_mnist}}, image_shape: [32, 32, 1],
            num_symbols: 16, width: 0.125, classifier_units: [8, 8], classifier_epochs: 1,
-           test_samples: 20}]
+           test_samples: 20}}]
 """)
     system = scenario_lib.build(scenario_lib.load(path), file=path,
                                 checkpoint_root=tmp_path / "ckpt")[2][0]
     system.prepare(show_progress=False)
+    return system
+
+
+def test_stages_log_reconstruction_psnr_and_classifier_accuracy(tmp_path):
+    system = _tiny_trained_mijscc(tmp_path)
     header = {stage: (system.directory / stage / "history.csv").read_text().split()[0]
               for stage in ("stage1", "stage2")}
     assert header == {"stage1": "epoch,loss,psnr,val_loss,val_psnr",
@@ -208,20 +214,7 @@ def test_scores_are_means_and_rates_with_intervals(tmp_path):
 
 def test_mijscc_trains_with_ls_receiver_in_a_graph(tmp_path):
     """Keras fit traces with a dynamic batch: the LS receiver still sees a static symbol count."""
-    path = tmp_path / "tiny.yaml"
-    path.write_text("""
-name: tiny
-seed: 3
-snr: {db: [10]}
-channel: {name: rayleigh, fading: block}
-receiver: {name: ls, num_pilots: 2, equalizer: lmmse}
-stop: {max_blocks: 20, batch_size: 20}
-train: {epochs: 1, batch_size: 32, train_samples: 64, validation_split: 0.25}
-systems: [{name: mijscc, dataset: {name: fashion_mnist}, image_shape: [32, 32, 1],
-           num_symbols: 16, width: 0.125, classifier_units: [8, 8], classifier_epochs: 1,
-           test_samples: 20}]
-""")
-    system = scenario_lib.build(scenario_lib.load(path), file=path,
-                                checkpoint_root=tmp_path / "ckpt")[2][0]
-    system.prepare(show_progress=False)
+    system = _tiny_trained_mijscc(tmp_path, link="channel: {name: rayleigh, fading: block}\n"
+                                  "receiver: {name: ls, num_pilots: 2, equalizer: lmmse}",
+                                  train_samples=64)
     assert system.model.count_params() > 0
