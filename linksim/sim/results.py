@@ -67,6 +67,7 @@ def write_if_changed(path, text):
 
 
 def slug(label):
+    """A system label as a file or directory name: runs of other characters -> '_'."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "system"
 
 

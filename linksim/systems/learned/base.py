@@ -68,7 +68,6 @@ import dataclasses
 import hashlib
 import json
 import pathlib
-import re
 import shutil
 import keras
 import numpy as np
@@ -78,6 +77,7 @@ from sionna.phy import config
 from ... import registry
 from ...errors import ScenarioError, UserError
 from ...sim import train as train_lib
+from ...sim.results import slug
 from ...sources.datasets import TEXT_LENGTH, Dataset
 from ...totals import SampleTotals
 from ..base import System
@@ -85,9 +85,6 @@ from ..context import Context
 from ..options import Training, Transmission
 from .layers.air import AirInterface
 
-def slug(label):
-    """A label as a directory name: lower case, runs of other characters -> '_'."""
-    return re.sub(r"[^a-z0-9.+-]+", "_", label.lower()).strip("_") or "system"
 
 
 def _slice(inputs, start, stop):

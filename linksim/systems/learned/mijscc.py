@@ -42,7 +42,8 @@ from ...totals import MeanTotals
 from ..base import Metric
 from ..options import TrainingOption, TransmissionOption
 from ..context import Context
-from .base import LearnedSystem, Task, slug
+from ...sim.results import slug
+from .base import LearnedSystem, Task
 from .layers import PACKAGE
 from .layers.masks import NoiseEncoder, decreasing_scores, prefix_mask
 from .layers.mutual_information import GlobalCritic, LocalCritic, jsd_mutual_information
