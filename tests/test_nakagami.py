@@ -11,6 +11,7 @@ from linksim.errors import UserError
 from linksim.phy.nakagami import ber_nakagami_bpsk
 from linksim.scenario import Stop
 from linksim.sim.runner import simulate_point
+from linksim.systems.context import Context
 
 
 def nakagami(**keys):
@@ -49,8 +50,9 @@ def test_closed_form_at_m_1_is_rayleigh():
 
 def link(channel, *, modulation, blocks, batch):
     stop = Stop(block_errors=10 ** 9, max_blocks=blocks, batch_size=batch)
-    context = {"channel": nakagami(**channel),
-               "receiver": registry.build("receiver", "perfect", key="receiver"), "stop": stop}
+    context = Context(channel=nakagami(**channel),
+                      receiver=registry.build("receiver", "perfect", key="receiver"), stop=stop,
+                      key="link")
     system = registry.build("system", {"name": "link", "code": {"name": "uncoded", "k": 100},
                                        "modulation": modulation}, key="link", context=context)
     return system, stop
@@ -83,9 +85,9 @@ def test_no_closed_form_is_said_so():
 
 def test_conventional_system_runs_over_nakagami():
     def build(channel):
-        context = {"channel": registry.build("channel", channel, key="channel"),
-                   "receiver": registry.build("receiver", "perfect", key="receiver"),
-                   "stop": Stop(max_blocks=4, batch_size=4), "seed": 1, "key": "s"}
+        context = Context(channel=registry.build("channel", channel, key="channel"),
+                          receiver=registry.build("receiver", "perfect", key="receiver"),
+                          stop=Stop(max_blocks=4, batch_size=4), key="s")
         return registry.build("system", {
             "name": "conventional", "dataset": {"name": "fashion_mnist", "split": "test",
                                                 "limit": 4},
