@@ -4,7 +4,7 @@ Kept apart from the systems, and free of TensorFlow, so that the registry can
 check a scenario's nested keys before TensorFlow is imported (see
 :mod:`linksim.registry`).
 """
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic
 
@@ -113,3 +113,16 @@ def _mode_name(value):
 # The annotations learned systems give their ``transmission`` and ``training`` keys.
 TransmissionOption = Checked(Transmission, coerce=_mode_name)
 TrainingOption = Checked(Training)
+
+
+def _four_widths(value):
+    if isinstance(value, tuple) and len(value) != 4:
+        raise ValueError(f"{list(value)} has {len(value)} widths; allowed: one int F "
+                         "(F/2, F, F, F) or 4 ints")
+    return value
+
+
+# Deep JSCC's encoder widths, checked with the scenario (before TensorFlow starts).
+FilterWidths = Annotated[pydantic.conint(ge=2, le=1024)
+                         | tuple[pydantic.conint(ge=1, le=1024), ...],
+                         pydantic.AfterValidator(_four_widths)]

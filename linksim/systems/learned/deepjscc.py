@@ -41,7 +41,7 @@ from ...registry import Spec, register
 from ...sim import train as train_lib
 from ...totals import MeanTotals
 from ..base import Metric
-from ..options import TrainingOption, TransmissionOption
+from ..options import FilterWidths, TrainingOption, TransmissionOption
 from ..context import Context
 from .base import LearnedSystem, Task
 from .layers import PACKAGE
@@ -165,8 +165,7 @@ class DeepJSCC(LearnedSystem):
     def __init__(self, *, dataset: Spec("dataset"), bandwidth_ratio: float | None = None,
                  channel_uses: Annotated[int, Field(ge=1, le=10_000_000)] | None = None,
                  bottleneck: Literal["dense", "conv"] = "dense",
-                 filters: (Annotated[int, Field(ge=2, le=1024)]
-                           | tuple[Annotated[int, Field(ge=1, le=1024)], ...]) = PAPER_FILTERS,
+                 filters: FilterWidths = PAPER_FILTERS,
                  classifier: bool = False, classifier_train_samples: int = 20000,
                  test_samples: int = 1000, test_offset: int = 0,
                  transmission: TransmissionOption = "analog",
@@ -180,9 +179,6 @@ class DeepJSCC(LearnedSystem):
             bandwidth_ratio = 1 / 6
         if bandwidth_ratio is not None and not 0 < bandwidth_ratio <= 1:
             raise ValueError(f"bandwidth_ratio must be in (0, 1], got {bandwidth_ratio}")
-        if not isinstance(filters, int) and len(filters) != 4:
-            raise ScenarioError(f"{key}.filters", f"{list(filters)} has {len(filters)} widths; "
-                                "allowed: one int F (F/2, F, F, F) or 4 ints")
         self.bandwidth_ratio = bandwidth_ratio
         self.channel_uses = channel_uses
         self.bottleneck = bottleneck
