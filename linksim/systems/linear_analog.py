@@ -379,12 +379,13 @@ class LinearAnalogSystem(System):
         return self.projection.back(estimate).reshape(images.shape)
 
     def run_batch(self, no, *, batch_index):
+        images = self._test_data().x
         start = self.test_offset + batch_index * self.batch_size
-        stop = min(start + self.batch_size, self.test_offset + self.test_samples)
-        if start >= min(stop, len(self._test_data().x)):
+        stop = min(start + self.batch_size, self.test_offset + self.test_samples, len(images))
+        if start >= stop:
             return SampleTotals()
-        indices = np.arange(start, min(stop, len(self._test_data().x)))
-        outputs = np.clip(self.reconstruct(self._test_data().x[indices], no), 0.0, 1.0)
+        indices = np.arange(start, stop)
+        outputs = np.clip(self.reconstruct(images[indices], no), 0.0, 1.0)
         return SampleTotals(blocks=len(indices),
                             scores=self.task.score(indices, outputs.astype(np.float32)))
 
