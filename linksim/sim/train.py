@@ -31,11 +31,13 @@ validation columns.
 """
 import json
 import math
+import shutil
 import sys
 import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 from sionna.phy import config
 from tqdm.auto import tqdm
@@ -294,3 +296,152 @@ def fit(model, x, y, *, directory, training, seed, epochs=None, curve=None, show
         print(f"stopped: {how}; best epoch {summary['best_epoch']} ({summary['monitor']} "
               f"{summary['best_loss']:.4g}), weights of the best epoch kept", flush=True)
     return summary
+
+
+def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curve=None,
+              show_progress=True):
+    """Train a multi-task model one task per step, each step a batch of one task; resumes.
+
+    U-DeepSC's Algorithm 1 (and MFMSC's training): "choose one task and
+    generate a batch of samples", update, repeat. An epoch visits every
+    training sample of every task once: each task's samples are shuffled and
+    cut into batches, and the batches of all tasks are shuffled together, so
+    tasks come in random order in proportion to their data. Everything else
+    is :func:`fit`'s: validation on each task's tail ``validation_split``
+    (``val_loss``: the mean over tasks of their mean batch loss, with the same
+    noise every epoch), early stopping and the learning-rate schedule
+    (:class:`Convergence`), ``history.csv``, the curve, ``train.json``.
+
+    Resume: after every epoch the weights, the optimizer's variables and the
+    epoch go to ``directory/backup``; an interrupted run continues from the
+    last finished epoch (the batch order of each epoch comes from (seed,
+    epoch), so it is the same as in an uninterrupted run).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built, and compiled with its optimizer (Keras' ``compile(optimizer=...)``).
+    data : dict of str to (dict of numpy.ndarray, object)
+        Per task: its mapping of named inputs and its targets (anything
+        ``loss`` reads; sliced like the inputs when it is an array or a dict of arrays).
+    loss : callable
+        ``loss(inputs, targets, task, training) -> (total, parts)``: the scalar
+        loss of one batch of task ``task`` (a str) and a dict of named scalar
+        parts for the log; traced once per task.
+    directory, training, seed, epochs, curve, show_progress
+        As for :func:`fit`.
+
+    Returns
+    -------
+    dict
+        Why training stopped, as :func:`fit`.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    epochs = epochs or training.epochs
+    backup = directory / "backup"
+    monitor = "val_loss" if training.validation_split else "loss"
+    convergence = Convergence(training=training, epochs=epochs, seed=seed, curve=curve,
+                              monitor=monitor, backup_dir=backup)
+    convergence.set_model(model)
+    sizes = {name: len(next(iter(inputs.values()))) for name, (inputs, _) in data.items()}
+    held = {name: int(n * training.validation_split) for name, n in sizes.items()}
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+
+    def step_function(task):
+        @tf.function(reduce_retracing=True)
+        def step(inputs, targets):
+            with tf.GradientTape() as tape:
+                total, parts = loss(inputs, targets, task, True)
+            variables = model.trainable_variables
+            grads = tape.gradient(total, variables)
+            # A task leaves the other modalities' modules without a gradient.
+            optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+            return total, parts
+
+        @tf.function(reduce_retracing=True)
+        def evaluate(inputs, targets):
+            return loss(inputs, targets, task, False)
+        return step, evaluate
+
+    functions = {name: step_function(name) for name in data}
+    progress = backup / "progress.json"
+    start = 0
+    if progress.exists():
+        start = json.loads(progress.read_text())["epoch"]
+        model.load_weights(backup / "latest.weights.h5")
+        with np.load(backup / "optimizer.npz") as saved:
+            for i, variable in enumerate(optimizer.variables):
+                variable.assign(saved[f"arr_{i}"])
+        if show_progress:
+            print(f"resuming after epoch {start} from {backup}", flush=True)
+    history = directory / "history.csv"
+    if start == 0 and history.exists():
+        history.unlink()
+    for epoch in range(start, epochs):
+        began = time.time()
+        convergence.on_epoch_begin(epoch)
+        rng = np.random.default_rng([seed, epoch])
+        batches = []
+        for name, n in sizes.items():
+            order = rng.permutation(n - held[name])
+            batches += [(name, order[i:i + training.batch_size])
+                        for i in range(0, len(order), training.batch_size)]
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+        sums = {}
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
+                   disable=None if show_progress else True, file=sys.stderr)
+        for name, index in bar:
+            inputs, targets = data[name]
+            total, parts = functions[name][0](_take(inputs, index), _take(targets, index))
+            for key, value in {"loss": total, **{f"{name}_{k}": v for k, v in parts.items()}}.items():
+                sums.setdefault(key, []).append(float(value))
+        logs = {key: float(np.mean(values)) for key, values in sums.items()}
+        if any(held.values()):
+            convergence.on_test_begin()
+            task_means = []
+            for name, n in sizes.items():
+                if not held[name]:
+                    continue
+                inputs, targets = data[name]
+                values = []
+                for i in range(n - held[name], n, training.batch_size):
+                    index = np.arange(i, min(i + training.batch_size, n))
+                    values.append(float(functions[name][1](_take(inputs, index),
+                                                           _take(targets, index))[0]))
+                logs[f"val_{name}_loss"] = float(np.mean(values))
+                task_means.append(logs[f"val_{name}_loss"])
+            logs["val_loss"] = float(np.mean(task_means))
+            convergence.on_test_end()
+        convergence.on_epoch_end(epoch, logs)
+        columns = sorted(logs)
+        if not history.exists():
+            history.write_text(",".join(["epoch", *columns]) + "\n")
+        with history.open("a") as f:
+            f.write(",".join([str(epoch), *(f"{logs[c]:.6g}" for c in columns)]) + "\n")
+        model.save_weights(backup / "latest.weights.h5")
+        np.savez(backup / "optimizer.npz", *[v.numpy() for v in optimizer.variables])
+        write_atomic(progress, json.dumps({"epoch": epoch + 1}))
+        if show_progress:
+            shown = "  ".join(f"{k}={logs[k]:.4g}" for k in ("loss", "val_loss") if k in logs)
+            tqdm.write(f"epoch {epoch + 1}/{epochs}  {shown}  ({time.time() - began:.0f} s)")
+        if model.stop_training:
+            break
+    convergence.on_train_end()
+    summary = convergence.summary()
+    write_atomic(directory / "train.json", json.dumps(summary, indent=2))
+    shutil.rmtree(backup, ignore_errors=True)
+    if curve is not None and summary["epochs_run"]:
+        plot_training_curve(curve.parent / f"{curve.name}.csv", title=curve.name, summary=summary)
+    if show_progress and summary["best_epoch"] is not None:
+        print(f"stopped: {summary['stopped']} after epoch {summary['epochs_run']}; best epoch "
+              f"{summary['best_epoch']} ({summary['monitor']} {summary['best_loss']:.4g}), "
+              f"weights of the best epoch kept", flush=True)
+    return summary
+
+
+def _take(values, index):
+    """Rows ``index`` of an array, or of every array of a dict (tensors, for ``tf.function``)."""
+    if isinstance(values, dict):
+        return {k: tf.constant(v[index]) for k, v in values.items()}
+    return tf.constant(values[index])

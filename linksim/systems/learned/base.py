@@ -113,6 +113,10 @@ class Task:
     key : str
         Where these keys sit in the system's YAML, ending in '.' (``""``: the
         system's own ``dataset``, ``test_samples``, ``test_offset``), for error lines.
+    inputs : tuple of str
+        Batch entries the model reads for this task (empty: the system's :attr:`~LearnedSystem.inputs`).
+    needs : tuple of str
+        Further entries its targets and scores need, besides the system's ``needs``.
     """
 
     name: str
@@ -120,6 +124,8 @@ class Task:
     test_samples: int
     test_offset: int = 0
     key: str = ""
+    inputs: tuple = ()
+    needs: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +166,8 @@ class LearnedSystem(System):
     needs = ()
     #: Token positions of text inputs (``tokens``, ``<name>_tokens``).
     text_length = TEXT_LENGTH
+    #: The model takes ``task=<task name>`` (a multi-task model routing each batch to its task).
+    routes_tasks = False
 
     def __init__(self, *, label, settings, tasks, transmission, training, context: Context):
         super().__init__(label=label)
@@ -239,9 +247,17 @@ class LearnedSystem(System):
     def optimizer(self):
         return keras.optimizers.Adam(learning_rate=self.training.learning_rate)
 
-    def model_inputs(self, inputs):
-        """The entries of a mapping of named inputs that the model reads (:attr:`inputs`)."""
-        return {name: inputs[name] for name in self.inputs}
+    def model_inputs(self, inputs, task=None):
+        """The entries of a mapping of named inputs that the model reads for ``task``
+        (:attr:`Task.inputs`, default :attr:`inputs`)."""
+        names = (task.inputs if task is not None else ()) or self.inputs
+        return {name: inputs[name] for name in names}
+
+    def call_model(self, model, inputs, task, *, no=None, training=False):
+        """``model(inputs, no=no, training=training)``, with ``task=<name>`` when it routes tasks."""
+        if self.routes_tasks:
+            return model(inputs, task=task.name, no=no, training=training)
+        return model(inputs, no=no, training=training)
 
     def task_totals(self, totals, task):
         """One task's scorer totals, by name, from a point's :class:`SampleTotals`."""
@@ -260,7 +276,7 @@ class LearnedSystem(System):
         dataset = registry.build("dataset", {**task.dataset, "split": split, "limit": limit},
                                  key=where)
         inputs = dataset.inputs(sequence_length=self.text_length)
-        needed = (*self.inputs, *self.needs)
+        needed = (*(task.inputs or self.inputs), *self.needs, *task.needs)
         missing = [n for n in needed if not isinstance(inputs.get(n), np.ndarray)]
         if missing:
             raise ScenarioError(f"{where}.name", f"{dataset.name!r} has no {', '.join(missing)} "
@@ -328,8 +344,9 @@ class LearnedSystem(System):
         """A freshly built model (weights created by one call on two test samples of each task)."""
         self.reseed()
         model = self.build_model()
-        for split in self.test_data().values():
-            model(self.model_inputs(_slice(split.inputs, 0, 2)), training=False)
+        for task in self.tasks:
+            split = self.test_data()[task.name]
+            self.call_model(model, self.model_inputs(_slice(split.inputs, 0, 2), task), task)
         if compile_model:
             self.compile_model(model)
         return model
@@ -372,8 +389,11 @@ class LearnedSystem(System):
 
     def _use(self, model):
         self.model = model
-        self._infer = tf.function(lambda inputs, no: model(inputs, no=no, training=False),
-                                  reduce_retracing=True)
+        # One function per task: a task's inputs have their own structure and shapes.
+        def infer(task):
+            return tf.function(lambda inputs, no: self.call_model(model, inputs, task, no=no),
+                               reduce_retracing=True)
+        self._infer = {task.name: infer(task) for task in self.tasks}
 
     def prepare(self, *, show_progress=True):
         """Load the checkpoint, or train when there is none."""
@@ -425,8 +445,8 @@ class LearnedSystem(System):
             n = _length(batch)
             if n == 0:
                 continue
-            inputs = {k: tf.constant(v) for k, v in self.model_inputs(batch).items()}
-            outputs = self._infer(inputs, tf.constant(no, tf.float32))
+            inputs = {k: tf.constant(v) for k, v in self.model_inputs(batch, task).items()}
+            outputs = self._infer[task.name](inputs, tf.constant(no, tf.float32))
             counts = self.evaluate(outputs, batch, task)
             if len(self.tasks) > 1:
                 counts = {f"{task.name}.{k}": v for k, v in counts.items()}
