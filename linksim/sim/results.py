@@ -29,6 +29,9 @@ import tempfile
 from ..errors import UserError
 
 TABLE, METRICS, RUN = "table.md", "metrics.csv", "run.json"
+#: Keys of a point's record (and metrics.csv row) besides its system's metric columns;
+#: ``seeds`` is the column of a mean over training seeds (:func:`seed_aggregates`).
+POINT_KEYS = ("system", "snr_db", "snr_definition", "totals", "seconds", "provenance", "seeds")
 
 
 def _umask():

@@ -1,5 +1,6 @@
 """The interface between a system and the Monte Carlo runner."""
 import dataclasses
+import types
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +22,10 @@ class Metric:
         if self.ci is None:
             object.__setattr__(self, "ci", (f"{self.name}_ci_low", f"{self.name}_ci_high"))
 
+    def renamed(self, name):
+        """This metric written as column ``name``, its interval as ``<name>_ci_low/high``."""
+        return dataclasses.replace(self, name=name, ci=None)
+
 
 class System:
     """Base class of everything a scenario lists under ``systems``.
@@ -38,6 +43,12 @@ class System:
     #: The label of the ``systems`` entry this system is one training seed of (``seeds:``,
     #: set by :func:`linksim.scenario.build`); None for a system without ``seeds``.
     seed_of: str | None = None
+    #: ``{metric: column}``: the ``metric_names`` key of the system's scenario entry (set by
+    #: :func:`linksim.scenario.build`, which checks it). Points in ``points/`` keep the
+    #: system's own names; results (metrics.csv, run.json, table.md, plots, the progress
+    #: line) show these metrics under the new names, through :attr:`reported_metrics`
+    #: and :meth:`reported`.
+    metric_names: types.MappingProxyType = types.MappingProxyType({})
 
     def __init__(self, *, label):
         self.label = label
@@ -74,6 +85,22 @@ class System:
     def summarize(self, totals):
         """Metric columns of one SNR point from its summed totals."""
         raise NotImplementedError
+
+    @property
+    def reported_metrics(self):
+        """``metrics`` as the results show them: renamed by :attr:`metric_names`."""
+        return tuple(m.renamed(self.metric_names[m.name]) if m.name in self.metric_names
+                     else m for m in self.metrics)
+
+    def reported(self, record):
+        """A point's record (or metrics.csv row) with renamed metrics' columns (value and
+        interval) under their new names, in the same column order."""
+        columns = {}
+        for metric, shown in zip(self.metrics, self.reported_metrics):
+            if shown is not metric:
+                columns |= dict(zip((metric.name, *(metric.ci or ())),
+                                    (shown.name, *(shown.ci or ()))))
+        return {columns.get(k, k): v for k, v in record.items()}
 
     def theory(self, snr_db, definition):
         """Closed-form curves to overlay: {metric: (label, values)}; empty where none exists."""
