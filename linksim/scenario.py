@@ -17,7 +17,6 @@ import json
 import math
 import pathlib
 import re
-import types
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -170,7 +169,8 @@ ENTRY_KEYS = {
 def _check_metric_names(names):
     """``metric_names``: ``{metric: new column name}``, the new names distinct column names.
 
-    Whether each metric exists is checked once the system is built (:func:`_rename_metrics`).
+    Whether each metric exists is checked once the system is built
+    (:meth:`~linksim.systems.base.System.rename_metrics`).
     """
     if not isinstance(names, dict):
         raise ScenarioError("metric_names", f"expected a mapping {{metric: new column name}}, "
@@ -250,9 +250,13 @@ class Scenario(pydantic.BaseModel):
         return self._results_dir or pathlib.Path("results") / self.name
 
     def content_hash(self):
-        """Hash of everything that changes a simulated point (not name, text or the SNR list)."""
+        """Hash of everything that changes a simulated point (not name, text, the SNR list or
+        ``metric_names``: saved points keep each system's own column names)."""
         data = self.model_dump(exclude={"name", "description", "plot"})
         data["snr"].pop("db")
+        for spec in [*(data["systems"] or []), data["link"]]:
+            if isinstance(spec, dict):
+                spec.pop("metric_names", None)
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -454,7 +458,7 @@ def build(scenario, *, file=None, checkpoint_root=None):
                     raise ScenarioError(f"{key}.label", f"duplicate label {system.label!r}; "
                                                         "give each system its own 'label'")
                 labels.add(system.label)
-                _rename_metrics(system, metric_names, key=key)
+                system.rename_metrics(metric_names, key=f"{key}.metric_names")
                 systems.append(_checked(system, scenario, key=key))
     except ScenarioError as err:
         err.file = str(file) if file is not None else err.file
@@ -476,30 +480,6 @@ def _build_seeds(spec, *, key, context):
         system.seed_of = label
         systems.append(system)
     return systems
-
-
-def _rename_metrics(system, names, *, key):
-    """Give ``system`` its entry's ``metric_names`` once each metric is known to be its own.
-
-    A new name must not be a column of another of its metrics (value or interval), under
-    that metric's own name or its new one.
-    """
-    own = [m.name for m in system.metrics]
-    renamed = {m.name: m.renamed(names[m.name]) for m in system.metrics if m.name in names}
-    for metric, name in names.items():
-        where = f"{key}.metric_names.{metric}"
-        if metric not in own:
-            raise ScenarioError(where, f"system {system.label!r} has no metric {metric!r}"
-                                       f"{registry.suggest(metric, own)}; its metrics: "
-                                       f"{', '.join(own)}")
-        columns = {name, *renamed[metric].ci}
-        for other in system.metrics:
-            shown = renamed.get(other.name, other)
-            if other.name != metric and columns & {other.name, *other.ci, shown.name, *shown.ci}:
-                raise ScenarioError(where, f"{name!r} collides with the columns of metric "
-                                           f"{other.name!r} of system {system.label!r}; its "
-                                           f"metrics: {', '.join(own)}")
-    system.metric_names = types.MappingProxyType(dict(names))
 
 
 def _checked(system, scenario, *, key):

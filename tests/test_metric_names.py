@@ -54,10 +54,34 @@ def test_renamed_metric_is_the_same_curve_under_its_new_name(tmp_path):
     table = (tmp_path / "out" / "table.md").read_text()
     value = f"{renamed[0.0]['image_reconstruction_psnr']:.4g}"
     assert any(line.startswith(f"| renamed | {value} [") for line in table.splitlines())
-    # Points keep the system's own names, so a rerun reuses them and changes nothing.
+    # Points keep the system's own names, so a rerun reuses them and changes nothing ...
     again = invoke("run", path, "--out", tmp_path / "out", "--no-plot")
     assert again.exit_code == 0 and "0 point(s) computed" in again.output
     assert "results files unchanged" in again.output, again.output
+    # ... and new names only rewrite the results: a plot of a name gone is removed.
+    scenario(tmp_path, [{**ANALOG, "label": "own"},
+                        {**ANALOG, "label": "renamed", "metric_names": {"psnr": "psnr_db"}}])
+    again = invoke("run", path, "--out", tmp_path / "out")
+    assert again.exit_code == 0 and "0 point(s) computed" in again.output, again.output
+    assert read_metrics(tmp_path / "out")[-1]["psnr_db"] == renamed[10.0][
+        "image_reconstruction_psnr"]
+    assert (tmp_path / "out" / "psnr_db.png").exists()
+    assert not (tmp_path / "out" / "image_reconstruction_psnr.png").exists()
+
+
+def test_a_name_taken_by_another_column_is_refused_when_the_row_is_known(tmp_path):
+    # 'blocks' is no metric, so only a finished point shows the clash; the point is kept.
+    path = scenario(tmp_path, [{**ANALOG, "metric_names": {"psnr": "blocks"}}])
+    result = invoke("run", path, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == (f"error: {path}: systems[0].metric_names.psnr: 'blocks' is also a column "
+                         "that system 'uncoded analog + LMMSE' writes; choose another name "
+                         "(finished points are kept: rerun after the change)"), result.output
+    assert "Traceback" not in result.output
+    scenario(tmp_path, [{**ANALOG, "metric_names": {"psnr": "psnr_db"}}])
+    result = invoke("run", path, "--out", tmp_path / "out", "--no-plot")
+    assert result.exit_code == 0 and "1 reused from points/" in result.output, result.output
 
 
 def test_renamed_link_metrics_keep_their_closed_form(tmp_path):
