@@ -164,6 +164,7 @@ def validate(scenario_file):
 def list_components(kind, markdown):
     """List every registered channel, code, modulation, receiver, system, dataset and codec."""
     from . import registry
+    from .scenario import ENTRY_KEYS
     kinds = registry.KINDS
     if kind is not None:
         if kind not in kinds:
@@ -188,6 +189,13 @@ def list_components(kind, markdown):
             click.echo(f"  {entry.name:<16} {entry.help}")
             if params:
                 click.echo(f"  {'':<16} keys: {', '.join(p.name for p in params)}")
+        if k == "system":
+            # Keys the scenario handles for every system, so no signature lists them.
+            if markdown:
+                click.echo("\nEvery `systems` entry may also give:\n" + "\n".join(
+                    f"- `{name}`: {what}" for name, what in ENTRY_KEYS.items()))
+            else:
+                click.echo(f"  every entry may also give: {', '.join(ENTRY_KEYS)}")
 
 
 @main.command()

@@ -24,6 +24,7 @@ import yaml
 
 from . import registry
 from .errors import ScenarioError, UserError
+from .sim.results import POINT_KEYS
 from .systems.context import Context
 from .systems.options import TrainingOption
 
@@ -33,6 +34,7 @@ MAX_VALUES = 100_000  # YAML nodes after alias expansion (a "billion laughs" fil
 MAX_INT = 2 ** 63
 MAX_SNR_POINTS = 1000
 SNR_DB_LIMIT = 100.0
+COLUMN_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}(/[A-Za-z0-9][A-Za-z0-9._-]{0,63}){0,3}")
 
 _STRICT = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -154,8 +156,45 @@ def _check_seeds(own):
                                      "for learned systems")
 
 
+#: Keys every ``systems`` entry may carry besides its system's own (``linksim list system``).
+ENTRY_KEYS = {
+    "receiver": "the system's own receiver spec (default: the scenario's `receiver`)",
+    "seeds": "learned systems: a list of training seeds; one system per seed and their mean",
+    "metric_names": "`{metric: column}`: results show these metrics (and their `_ci_low`, "
+                    "`_ci_high`) under other column names, e.g. a baseline's `psnr` as a "
+                    "learned system's `image_reconstruction_psnr`, so that they share a plot",
+}
+
+
+def _check_metric_names(names):
+    """``metric_names``: ``{metric: new column name}``, the new names distinct column names.
+
+    Whether each metric exists is checked once the system is built
+    (:meth:`~linksim.systems.base.System.rename_metrics`).
+    """
+    if not isinstance(names, dict):
+        raise ScenarioError("metric_names", f"expected a mapping {{metric: new column name}}, "
+                                            f"got {registry.short(names)}")
+    if len(names) > 64:
+        raise ScenarioError("metric_names", f"{len(names)} entries; at most 64")
+    taken = {}
+    for metric, name in names.items():
+        key = f"metric_names.{str(metric)[:40]}"
+        if not isinstance(name, str) or not COLUMN_PATTERN.fullmatch(name):
+            raise ScenarioError(key, f"{registry.short(name)} is not a column name; allowed: a "
+                                     "lower-case letter, then lower-case letters, digits or "
+                                     "'_' (at most 64 characters)")
+        if name in POINT_KEYS:
+            raise ScenarioError(key, f"{name!r} is a column of every row; allowed: any other "
+                                     "name")
+        if name in taken:
+            raise ScenarioError(key, f"{name!r} is also the new name of {taken[name]!r}; give "
+                                     "each metric its own column")
+        taken[name] = metric
+
+
 def _check_system(spec):
-    """A ``systems`` entry: its own optional ``receiver``, ``seeds`` and the system's keys."""
+    """A ``systems`` entry: its own optional :data:`ENTRY_KEYS` and the system's keys."""
     own = dict(spec) if isinstance(spec, dict) else spec
     try:
         if isinstance(own, dict) and "receiver" in own:
@@ -163,6 +202,8 @@ def _check_system(spec):
         if isinstance(own, dict) and "seeds" in own:
             _check_seeds(own)
             own.pop("seeds")
+        if isinstance(own, dict) and "metric_names" in own:
+            _check_metric_names(own.pop("metric_names"))
         registry.check("system", own, context=registry.CONTEXT)
     except ScenarioError as err:
         raise registry.nested_error(err) from None
@@ -209,9 +250,13 @@ class Scenario(pydantic.BaseModel):
         return self._results_dir or pathlib.Path("results") / self.name
 
     def content_hash(self):
-        """Hash of everything that changes a simulated point (not name, text or the SNR list)."""
+        """Hash of everything that changes a simulated point (not name, text, the SNR list or
+        ``metric_names``: saved points keep each system's own column names)."""
         data = self.model_dump(exclude={"name", "description", "plot"})
         data["snr"].pop("db")
+        for spec in [*(data["systems"] or []), data["link"]]:
+            if isinstance(spec, dict):
+                spec.pop("metric_names", None)
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -403,6 +448,7 @@ def build(scenario, *, file=None, checkpoint_root=None):
             # A system may bring its own receiver (e.g. LS vs perfect CSI on one plot);
             # the channel is always the scenario's, so every system shares the same link.
             own_receiver = spec.pop("receiver", None)
+            metric_names = spec.pop("metric_names", {})
             system_context = dataclasses.replace(context, key=key)
             if own_receiver is not None:
                 system_context = dataclasses.replace(system_context, receiver=registry.build(
@@ -412,6 +458,7 @@ def build(scenario, *, file=None, checkpoint_root=None):
                     raise ScenarioError(f"{key}.label", f"duplicate label {system.label!r}; "
                                                         "give each system its own 'label'")
                 labels.add(system.label)
+                system.rename_metrics(metric_names, key=f"{key}.metric_names")
                 systems.append(_checked(system, scenario, key=key))
     except ScenarioError as err:
         err.file = str(file) if file is not None else err.file

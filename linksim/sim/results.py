@@ -29,6 +29,9 @@ import tempfile
 from ..errors import UserError
 
 TABLE, METRICS, RUN = "table.md", "metrics.csv", "run.json"
+#: Keys of a point's record (and metrics.csv row) besides its system's metric columns;
+#: ``seeds`` is the column of a mean over training seeds (:func:`seed_aggregates`).
+POINT_KEYS = ("system", "snr_db", "snr_definition", "totals", "seconds", "provenance", "seeds")
 
 
 def _umask():
@@ -149,9 +152,7 @@ class ResultStore:
                 folder.rmdir()
         if (self.out / "points").is_dir() and not any((self.out / "points").iterdir()):
             (self.out / "points").rmdir()
-        plots = {f"{m['name']}.png" for s in (self.previous or {}).get("systems", [])
-                 for m in s.get("metrics", [])}
-        for name in (METRICS, TABLE, *sorted(plots)):
+        for name in (METRICS, TABLE, *sorted(_plots(self.previous))):
             (self.out / name).unlink(missing_ok=True)
         self.out.mkdir(parents=True, exist_ok=True)
         # Claim the directory first, so a later run with another scenario refuses to mix.
@@ -160,8 +161,9 @@ class ResultStore:
         self._claimed = True
 
     def previous_facts(self):
-        """System facts of the last complete run here, by label (reused for systems not rebuilt)."""
-        return {s["label"]: s for s in (self.previous or {}).get("systems", [])}
+        """System facts of the last complete run here, by label (reused for systems not rebuilt);
+        copies, so that updating them leaves :attr:`previous` as it was on disk."""
+        return {s["label"]: dict(s) for s in (self.previous or {}).get("systems", [])}
 
     def _point_path(self, label, snr_db):
         return self.out / "points" / slug(label) / f"snr_{snr_db:+08.3f}.json"
@@ -250,12 +252,21 @@ class ResultStore:
         Returns the names of the files written.
         """
         self.claim()
+        # Plots of metrics no system reports any more (metric_names changed): stale.
+        for name in sorted(_plots(self.previous) - _plots(info)):
+            (self.out / name).unlink(missing_ok=True)
         run = json.dumps({"scenario_hash": self.scenario_hash, **info}, indent=2, default=str)
         written = [name for name, text in ((METRICS, self.metrics_text(rows)), (TABLE, table),
                                            (RUN, run))
                    if write_if_changed(self.out / name, text)]
         self.previous = json.loads(run)
         return written
+
+
+def _plots(run):
+    """The PNG names of the metrics a run.json (or its ``info``) lists; empty for None."""
+    return {f"{m['name']}.png" for s in (run or {}).get("systems", [])
+            for m in s.get("metrics", [])}
 
 
 def seed_aggregates(rows, systems):

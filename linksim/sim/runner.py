@@ -222,7 +222,9 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
                   "checkpoint_root": str((scenario.results_dir / "checkpoints").resolve())},
             show_progress=show_progress)
 
-    rows, records, skipped, dropped = [], [], [], 0
+    # rows: metrics.csv, with each system's metric_names applied; native: the systems' own
+    # column names, which the floor check reads.
+    rows, native, records, skipped, dropped = [], [], [], [], 0
     for sweep in sweeps:
         used, _, rest = sweep.walk()  # nothing is missing any more
         kept = {r["snr_db"] for r in used}
@@ -233,7 +235,9 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
             sweep.computed.discard(snr)
             dropped += 1
         records += used
-        rows += [{k: v for k, v in r.items() if k not in ("totals", "provenance")} for r in used]
+        own = [{k: v for k, v in r.items() if k not in ("totals", "provenance")} for r in used]
+        native += own
+        rows += [sweep.system.reported(r) for r in own]
         skipped += [{"system": sweep.system.label, "snr_db": snr} for snr in rest]
     computed = sum(len(s.computed) for s in sweeps)
     summary = RunSummary(out=out, rows=rows, computed=computed, skipped=len(skipped),
@@ -253,12 +257,12 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
         facts[system.label] = ({"label": system.label, **system.describe()} if sweep.prepared
                                else previous.get(system.label)
                                or {"label": system.label, **system.describe()})
-        facts[system.label]["metrics"] = [m.__dict__ for m in system.metrics]
+        facts[system.label]["metrics"] = [m.__dict__ for m in system.reported_metrics]
         if system.seed_of is not None:
             facts[system.label] |= {"seed_of": system.seed_of, "seed": system.seed}
-    metrics = list({m.name: m for s in systems for m in s.metrics}.values())
+    metrics = list({m.name: m for s in systems for m in s.reported_metrics}.values())
     from ..systems.linear_optimal import floor_warnings
-    summary.warnings = floor_warnings(systems, facts, rows, seed=scenario.seed,
+    summary.warnings = floor_warnings(systems, facts, native, seed=scenario.seed,
                                       stop=scenario.stop, definition=definition)
     curve = np.linspace(min(grid), max(grid), 200) if grid else np.array([])
     seed_rows, seed_facts = seed_aggregates(rows, list(facts.values()))
@@ -272,7 +276,8 @@ def run(scenario, *, out, file=None, fresh=False, show_progress=True, workers=No
             "seed": scenario.seed, "snr_definition": definition, "snr_db": grid,
             "channel": channel.description, "receiver": receiver.description,
             "systems": [facts[s.label] for s in systems] + seed_facts,
-            "theory": {s.label: {m: {"label": label, "snr_db": curve.tolist(),
+            "theory": {s.label: {s.metric_names.get(m, m): {"label": label,
+                                                            "snr_db": curve.tolist(),
                                      "values": np.asarray(v, float).tolist()}
                                  for m, (label, v) in s.theory(curve, definition).items()}
                        for s in systems},
@@ -342,7 +347,8 @@ def _produced_by(records, legacy):
 
 
 def _point_line(system, record):
-    shown = [f"{m.name}={record[m.name]:.4g}" for m in system.metrics
+    record = system.reported(record)
+    shown = [f"{m.name}={record[m.name]:.4g}" for m in system.reported_metrics
              if record.get(m.name) is not None]
     extra = [f"{k}={record[k]}" for k in ("blocks", "block_errors") if k in record]
     worker = record.get("provenance", {}).get("worker")

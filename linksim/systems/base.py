@@ -1,5 +1,9 @@
 """The interface between a system and the Monte Carlo runner."""
 import dataclasses
+import types
+
+from .. import registry
+from ..errors import ScenarioError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +25,10 @@ class Metric:
         if self.ci is None:
             object.__setattr__(self, "ci", (f"{self.name}_ci_low", f"{self.name}_ci_high"))
 
+    def renamed(self, name):
+        """This metric written as column ``name``, its interval as ``<name>_ci_low/high``."""
+        return dataclasses.replace(self, name=name, ci=None)
+
 
 class System:
     """Base class of everything a scenario lists under ``systems``.
@@ -38,6 +46,12 @@ class System:
     #: The label of the ``systems`` entry this system is one training seed of (``seeds:``,
     #: set by :func:`linksim.scenario.build`); None for a system without ``seeds``.
     seed_of: str | None = None
+    #: ``{metric: column}``: the ``metric_names`` key of the system's scenario entry (set by
+    #: :meth:`rename_metrics`). Points in ``points/`` keep the system's own names; results
+    #: (metrics.csv, run.json, table.md, plots, the progress line) show these metrics under
+    #: the new names, through :attr:`reported_metrics` and :meth:`reported`.
+    metric_names: types.MappingProxyType = types.MappingProxyType({})
+    _metric_names_key = "metric_names"
 
     def __init__(self, *, label):
         self.label = label
@@ -74,6 +88,56 @@ class System:
     def summarize(self, totals):
         """Metric columns of one SNR point from its summed totals."""
         raise NotImplementedError
+
+    def rename_metrics(self, names, *, key):
+        """Report metrics under other column names: ``names`` is ``{metric: column}``, each
+        column checked as a name by the scenario pass; ``key``: its key path for errors.
+
+        Each metric must be the system's own, and a new name must not be a column (value or
+        interval) of another of its metrics, under that metric's own name or its new one.
+        Called by :func:`linksim.scenario.build` once the system is built.
+        """
+        own = [m.name for m in self.metrics]
+        renamed = {m.name: m.renamed(names[m.name]) for m in self.metrics if m.name in names}
+        for metric, name in names.items():
+            if metric not in own:
+                raise ScenarioError(f"{key}.{metric}", f"system {self.label!r} has no metric "
+                                    f"{metric!r}{registry.suggest(metric, own)}; its metrics: "
+                                    f"{', '.join(own)}")
+            columns = {name, *renamed[metric].ci}
+            for other in self.metrics:
+                shown = renamed.get(other.name, other)
+                if other.name != metric and columns & {other.name, *other.ci, shown.name,
+                                                       *shown.ci}:
+                    raise ScenarioError(f"{key}.{metric}", f"{name!r} collides with the columns "
+                                        f"of metric {other.name!r} of system {self.label!r}; "
+                                        f"its metrics: {', '.join(own)}")
+        self.metric_names = types.MappingProxyType(dict(names))
+        self._metric_names_key = key
+
+    @property
+    def reported_metrics(self):
+        """``metrics`` as the results show them: renamed by :attr:`metric_names`."""
+        return tuple(m.renamed(self.metric_names[m.name]) if m.name in self.metric_names
+                     else m for m in self.metrics)
+
+    def reported(self, record):
+        """A point's record (or metrics.csv row) with renamed metrics' columns (value and
+        interval) under their new names, in the same column order."""
+        columns, renamed = {}, {}
+        for metric, shown in zip(self.metrics, self.reported_metrics):
+            if shown is not metric:
+                pairs = dict(zip((metric.name, *metric.ci), (shown.name, *shown.ci)))
+                columns |= pairs
+                renamed |= dict.fromkeys(pairs.values(), metric.name)
+        # Columns that are not metrics (blocks, mcs, ...) are known only now.
+        for column in record:
+            if column in renamed and column not in columns:
+                raise ScenarioError(f"{self._metric_names_key}.{renamed[column]}",
+                                    f"{column!r} is also a column that system {self.label!r} "
+                                    "writes; choose another name (finished points are kept: "
+                                    "rerun after the change)")
+        return {columns.get(k, k): v for k, v in record.items()}
 
     def theory(self, snr_db, definition):
         """Closed-form curves to overlay: {metric: (label, values)}; empty where none exists."""
