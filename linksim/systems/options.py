@@ -126,3 +126,17 @@ def _four_widths(value):
 FilterWidths = Annotated[pydantic.conint(ge=2, le=1024)
                          | tuple[pydantic.conint(ge=1, le=1024), ...],
                          pydantic.AfterValidator(_four_widths)]
+
+
+class TaskOptions(pydantic.BaseModel):
+    """One task of a multi-task learned system: its data set, test split and image patch size.
+
+    ``patch_size``: side of the square image patches a Transformer encoder cuts
+    (it must divide the image's height and width; unused for text).
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    dataset: Spec("dataset")
+    test_samples: int = pydantic.Field(500, ge=1, le=1_000_000)
+    test_offset: int = pydantic.Field(0, ge=0)
+    patch_size: int = pydantic.Field(4, ge=1, le=64)

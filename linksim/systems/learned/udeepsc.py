@@ -48,8 +48,9 @@ weight decay "5e-31" is a misprint (it would do nothing): ``weight_decay``
 is a key, default 0.05, the usual value for ViT training (DeiT), the
 backbone U-DeepSC starts from.
 
-T-DeepSC (the paper's baseline, ``tdeepsc``) is the same blocks trained as
-one model per task, nothing shared; its parameter count is the sum.
+T-DeepSC (the paper's baseline, ``shared: false``) is the same blocks as
+one model per task, nothing shared, trained the same way (a batch of one
+task per step); its parameter count is the sum over tasks.
 
 Tasks and their scores (one column per task and metric, ``<task>_<metric>``):
 
@@ -67,25 +68,23 @@ and ``<task>_symbols``: complex channel uses sent per sample (the kept
 vectors' index bits, FEC, modulation, pilots), a mean with its t-interval.
 The paper's video sentiment task (MOSEI) has no offline data here and is left out.
 """
-import math
 from typing import Annotated, Literal
 
 import keras
 import numpy as np
-import pydantic
 import tensorflow as tf
 from pydantic import Field
 from sionna.phy import config
 
 from ... import registry
 from ...errors import ScenarioError
-from ...registry import Spec, register
+from ...registry import register
 from ...sim import train as train_lib
 from ...sources.tokenizer import detokenize, vocabulary_size
 from ...totals import MeanTotals
 from ..base import Metric
 from ..context import Context
-from ..options import TrainingOption, TransmissionOption
+from ..options import TaskOptions, TrainingOption, TransmissionOption
 from .base import LearnedSystem, Task
 from .layers import PACKAGE
 from .layers.air import ChannelLayer, IndexLink
@@ -122,16 +121,6 @@ def task_target(name):
     return {"image_classification": "label", "image_reconstruction": "image",
             "text_classification": "label", "text_reconstruction": "tokens",
             "vqa": "answer"}[name]
-
-
-class TaskOptions(pydantic.BaseModel):
-    """One task of a U-DeepSC system: its data set, test split and image patch size."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
-    dataset: Spec("dataset")
-    test_samples: int = Field(500, ge=1, le=1_000_000)
-    test_offset: int = Field(0, ge=0)
-    patch_size: int = Field(4, ge=1, le=64)
 
 
 # ------------------------------------------------------------------------------ layers
@@ -563,7 +552,8 @@ class UDeepSC(LearnedSystem):
     Keys (module docstring): ``tasks`` (task name -> ``{dataset, test_samples,
     test_offset, patch_size}``), the widths and depths, ``num_fsm``,
     ``temperature``, ``ratio_slope``, ``ratio_l1``, ``indices_per_vector``,
-    ``text_encoder``, ``phase1_epochs``, ``weight_decay``; the codebook and the
+    ``text_encoder``, ``output_vocabulary``, ``phase1_epochs``, ``weight_decay``,
+    ``shared`` (false: T-DeepSC, one model per task); the codebook and the
     digital link under ``transmission`` (``mode: digital`` only:
     ``codebook_size``, ``codeword_dim``, ``commitment``, ``code``,
     ``modulation``). Evaluation only (not part of the trained model):
@@ -573,7 +563,6 @@ class UDeepSC(LearnedSystem):
     evaluates instead of training its own.
     """
 
-    shared = True
     routes_tasks = True
     metrics = ()
 
@@ -595,7 +584,7 @@ class UDeepSC(LearnedSystem):
                  phase1_epochs: Annotated[int, Field(ge=0, le=100_000)] = 10,
                  weight_decay: Annotated[float, Field(ge=0, le=1)] = 0.05,
                  selection: Literal["fsm", "random"] = "fsm", noiseless: bool = False,
-                 model_from: str | None = None,
+                 model_from: str | None = None, shared: bool = True,
                  transmission: TransmissionOption = "digital",
                  training: TrainingOption | None = None, label: str | None = None,
                  context: Context):
@@ -622,11 +611,11 @@ class UDeepSC(LearnedSystem):
             indices_per_vector=indices_per_vector, text_encoder=text_encoder,
             output_vocabulary=output_vocabulary)
         settings = {**self.model_settings, "ratio_l1": ratio_l1, "phase1_epochs": phase1_epochs,
-                    "weight_decay": weight_decay, "shared": self.shared,
+                    "weight_decay": weight_decay, "shared": shared,
                     "patch_size": {name: spec.patch_size for name, spec in tasks.items()}}
         self.patch_size = {name: spec.patch_size for name, spec in tasks.items()}
         self.ratio_l1, self.phase1_epochs, self.weight_decay = ratio_l1, phase1_epochs, weight_decay
-        self.selection, self.noiseless = selection, noiseless
+        self.selection, self.noiseless, self.shared = selection, noiseless, shared
         self.scorers = {name: registry.build("scorer", name, key=f"{context.key}.scorers")
                         for name in ("accuracy", "psnr", "bleu", "exact_match", "vqa_accuracy")}
         kind = "U-DeepSC" if self.shared else "T-DeepSC"
@@ -685,6 +674,11 @@ class UDeepSC(LearnedSystem):
                                         f"{p} does not divide the {h}x{w} images; allowed: a "
                                         f"divisor of both")
         return specs
+
+    def check(self, *, key):
+        super().check(key=key)
+        if self._data is not None:  # the data are installed: check patch sizes and classes
+            self._task_specs()
 
     def build_model(self):
         model_class = UDeepSCModel if self.shared else TaskModels
@@ -842,14 +836,3 @@ class UDeepSC(LearnedSystem):
                 every = np.array([model.sent_vectors(task.name)])
                 facts["symbols_if_all_sent"][task.name] = float(model.symbols(every, task.name)[0])
         return facts
-
-
-@register("system", "tdeepsc")
-class TDeepSC(UDeepSC):
-    """T-DeepSC: U-DeepSC's blocks as one model per task, nothing shared (the paper's baseline).
-
-    Keys as ``udeepsc``; each task trains its own model (one batch of one task
-    per step, as U-DeepSC), and the stored parameters are the sum over tasks.
-    """
-
-    shared = False
