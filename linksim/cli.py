@@ -145,7 +145,10 @@ def run(scenario_file, out, seed, snr_db, fresh, no_plot, quiet, workers, cluste
 
 @main.command()
 @SCENARIO
-def validate(scenario_file):
+@click.option("--parameters", is_flag=True,
+              help="Also build every learned model (untrained, on its test data) and print "
+                   "how many parameters it stores.")
+def validate(scenario_file, parameters):
     """Check SCENARIO_FILE and build every component without simulating."""
     from . import scenario as scenario_lib
     scenario = scenario_lib.load(scenario_file)
@@ -155,7 +158,15 @@ def validate(scenario_file):
                f"SNR points ({scenario.snr.definition}), {channel.description}; "
                f"{receiver.description}")
     for system in systems:
-        click.echo(f"  - {system.label}")
+        counts = system.parameter_counts() if parameters and hasattr(
+            system, "parameter_counts") else None
+        if not counts:
+            click.echo(f"  - {system.label}")
+            continue
+        total = sum(counts.values())
+        parts = f" ({', '.join(f'{k} {v:,}' for k, v in counts.items())})" if len(counts) > 1 \
+            else ""
+        click.echo(f"  - {system.label}: {total:,} parameters{parts}")
 
 
 @main.command("list")

@@ -372,6 +372,13 @@ class LearnedSystem(System):
         model.save(self.checkpoint)
         self._use(model)
 
+    def parameter_counts(self):
+        """{model name: stored parameters} of the untrained model (built on two test samples
+        of each task); a system of several separately trained models lists each."""
+        model = self._new_model(compile_model=False)
+        models = getattr(model, "models", None) or [model]
+        return {m.name: int(m.count_params()) for m in models}
+
     def reseed(self):
         """Seed Keras and Sionna so every training stage starts from the same state."""
         config.seed = self.seed

@@ -8,6 +8,7 @@
                      scores and prefix masks
 ``selection``        Gumbel-softmax keep/drop masks, hierarchical; U-DeepSC's FSM
 ``importance``       top-B masks of the highest-scoring features (SMSC-FIR)
+``embeddings``       image-patch and text-token embeddings with learned positions
 ``transformer``      attention with a chosen scale and key mask, encoder/decoder layers,
                      task tokens and task queries (U-DeepSC, MFMSC)
 ``text_encoder``     pretrained MiniLM-L6 text encoder and its tokenizer (KerasHub BERT)
