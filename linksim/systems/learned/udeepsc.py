@@ -37,12 +37,13 @@ The data path of one sample of task ``t``:
    first query, a dense patch decoder (sigmoid) per patch query, a dense
    token classifier per token query.
 
-Training (Algorithm 1): phase 1 (``phase1_epochs``) sends the projected
+Training (Algorithm 1): phase 1 (``phase1_epochs``, ``training.learning_rate``) sends the projected
 vectors analog over the channel (no codebook) with the ratio net frozen and
 Eq. 19's FSM loss; phase 2 (``training.epochs``) adds the codebook, trains
 the ratio net with Eq. 20 (``ratio_l1`` weighs the L1 term) and sends the
 indices through the digital link at the training SNR, so the decoder learns
-from the codewords of indices received with bit errors. Each step is one
+from the codewords of indices received with bit errors; it fine-tunes at
+``phase2_learning_rate`` (default a tenth of phase 1's). Each step is one
 batch of one task (:func:`linksim.sim.train.fit_tasks`). AdamW; the paper's
 weight decay "5e-31" is a misprint (it would do nothing): ``weight_decay``
 is a key, default 0.05, the usual value for ViT training (DeiT), the
@@ -526,6 +527,7 @@ class UDeepSC(LearnedSystem):
                  text_encoder: Literal["embedding", "minilm"] = "embedding",
                  output_vocabulary: Annotated[int, Field(ge=200, le=30522)] | None = None,
                  phase1_epochs: Annotated[int, Field(ge=0, le=100_000)] = 10,
+                 phase2_learning_rate: Annotated[float, Field(gt=0, le=1)] | None = None,
                  weight_decay: Annotated[float, Field(ge=0, le=1)] = 0.05,
                  selection: Literal["fsm", "random"] = "fsm", noiseless: bool = False,
                  model_from: str | None = None, shared: bool = True,
@@ -555,10 +557,12 @@ class UDeepSC(LearnedSystem):
             indices_per_vector=indices_per_vector, text_encoder=text_encoder,
             output_vocabulary=output_vocabulary)
         settings = {**self.model_settings, "ratio_l1": ratio_l1, "phase1_epochs": phase1_epochs,
+                    "phase2_learning_rate": phase2_learning_rate,
                     "weight_decay": weight_decay, "shared": shared,
                     "patch_size": {name: spec.patch_size for name, spec in tasks.items()}}
         self.patch_size = {name: spec.patch_size for name, spec in tasks.items()}
         self.ratio_l1, self.phase1_epochs, self.weight_decay = ratio_l1, phase1_epochs, weight_decay
+        self.phase2_learning_rate = phase2_learning_rate
         self.selection, self.noiseless, self.shared = selection, noiseless, shared
         self.scorers = {name: registry.build("scorer", name, key=f"{context.key}.scorers")
                         for name in ("accuracy", "psnr", "bleu", "exact_match", "vqa_accuracy")}
@@ -666,14 +670,13 @@ class UDeepSC(LearnedSystem):
         pairs = {name: ({k: split.inputs[k] for k in task_inputs(name)},
                         split.inputs[task_target(name)]) for name, split in data.items()}
         phase1 = self.directory / "phase1.weights.h5"
-        common = dict(loss=self._loss(model), training=self.training, seed=self.seed,
-                      show_progress=show_progress)
+        common = dict(loss=self._loss(model), seed=self.seed, show_progress=show_progress)
         if self.phase1_epochs and not phase1.exists():
             self._set_phase(model, 1)
             if show_progress:
                 print("phase 1: analog features, no codebook, ratio net frozen", flush=True)
             train_lib.fit_tasks(model, pairs, directory=self.directory / "phase1",
-                                epochs=self.phase1_epochs,
+                                epochs=self.phase1_epochs, training=self.training,
                                 curve=self.curve.with_name(f"{self.curve.name}.phase1"), **common)
             model.save_weights(phase1)
         elif phase1.exists():
@@ -682,7 +685,13 @@ class UDeepSC(LearnedSystem):
         self._init_codebooks(model, pairs)
         if show_progress:
             print("phase 2: codebook indices over the digital link, FSM ratio loss", flush=True)
+        # A fresh AdamW moves every weight by about its learning rate per step at first:
+        # phase 2 fine-tunes at phase2_learning_rate (default a tenth) so as not to undo phase 1.
+        fine = self.phase2_learning_rate or self.training.learning_rate / 10
+        training = self.training.model_copy(update={
+            "learning_rate": fine, "min_learning_rate": min(self.training.min_learning_rate, fine)})
         train_lib.fit_tasks(model, pairs, directory=self.directory / "phase2",
+                            training=training,
                             curve=self.curve.with_name(f"{self.curve.name}.phase2"), **common)
         self._set_phase(model, 2)
 
@@ -715,6 +724,7 @@ class UDeepSC(LearnedSystem):
         model.phase = phase
         for ratio_net in self._ratio_nets(model):
             ratio_net.trainable = phase == 2
+        # Its learning rate is set every epoch by fit_tasks' schedule.
         model.compile(optimizer=self.optimizer())
 
     @staticmethod
