@@ -30,9 +30,11 @@ def losses(rows, reference):
     if not ref:
         raise SystemExit(f"no system {reference!r} in metrics.csv; systems: "
                          f"{sorted({r['system'] for r in rows})}")
-    metrics = [k for k, v in next(iter(ref.values())).items()
+    first = next(iter(ref.values()))
+    # The reference's own metrics (metrics.csv has every system's columns, NaN where absent).
+    metrics = [k for k, v in first.items()
                if not k.endswith(("_ci_low", "_ci_high", "_symbols")) and k != "snr_db"
-               and f"{k}_ci_low" in next(iter(ref.values())) and isinstance(v, float)]
+               and f"{k}_ci_low" in first and isinstance(v, float) and not math.isnan(v)]
     out = []
     for row in rows:
         if row["system"] == reference or row["snr_db"] not in ref:
@@ -66,6 +68,8 @@ def main():
     cols = min(3, len(metrics))
     rows = -(-len(metrics) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    systems = sorted({s for _, s, *_ in table})
+    colours = {s: f"C{i % 10}" for i, s in enumerate(systems)}
     for ax, metric in zip(axes.flat, metrics):
         for system in sorted({s for m, s, *_ in table if m == metric}):
             points = sorted((snr, loss, lo, hi) for m, s, snr, loss, lo, hi in table
@@ -73,14 +77,15 @@ def main():
             snr, loss, lo, hi = zip(*points)
             ax.errorbar(snr, loss, yerr=[[a - b for a, b in zip(loss, lo)],
                                          [b - a for a, b in zip(loss, hi)]],
-                        marker="o", capsize=3, label=system)
+                        marker="o", capsize=3, label=system, color=colours[system])
         ax.set_title(metric.replace("_", " "), fontsize=9)
         ax.set_xlabel("Es/N0 [dB]")
         ax.set_ylabel("normalized loss")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
+    handles = [plt.Line2D([], [], color=colours[s], marker="o", label=s) for s in systems]
+    fig.legend(handles=handles, loc="lower right", fontsize=8)
     fig.suptitle(f"(reference - metric) / reference; reference: {args.reference}", fontsize=10)
     fig.tight_layout()
     fig.savefig(args.results / "normalized_loss.png", dpi=110)
