@@ -307,7 +307,7 @@ def test_tdeepsc_is_one_model_per_task_with_the_parameters_summed(tmp_path):
 @pytest.mark.parametrize("keys, where, says", [
     ({"heads": 3}, "systems[0].heads", "3 heads do not divide dim 16"),
     ({"num_fsm": 3}, "systems[0].num_fsm", "3 FSMs need as many channel_layers"),
-    ({"transmission": "analog"}, "systems[0].transmission.mode", "allowed: digital"),
+    ({"transmission": "analog"}, "systems[0].transmission.mode", "should be 'digital'"),
     ({"tasks": "{image_captioning: {dataset: {name: fashion_mnist}}}"}, "systems[0].tasks",
      "image_captioning"),
     ({"tasks": "{image_classification: {dataset: {name: fashion_mnist}, patch_size: 5}}"},

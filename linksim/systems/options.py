@@ -110,8 +110,17 @@ def _mode_name(value):
     return {"mode": value} if isinstance(value, str) else value
 
 
+class DigitalTransmission(Transmission):
+    """:class:`Transmission` of a system that only sends codebook indices (U-DeepSC):
+    ``mode: digital``, 16-QAM with hard (max-log) demapping by default."""
+
+    mode: Literal["digital"] = "digital"
+    modulation: Spec("modulation") = {"name": "qam", "bits_per_symbol": 4, "demapping": "maxlog"}
+
+
 # The annotations learned systems give their ``transmission`` and ``training`` keys.
 TransmissionOption = Checked(Transmission, coerce=_mode_name)
+DigitalTransmissionOption = Checked(DigitalTransmission, coerce=_mode_name)
 TrainingOption = Checked(Training)
 
 

@@ -85,7 +85,8 @@ from ...sources.tokenizer import detokenize, vocabulary_size
 from ...totals import MeanTotals
 from ..base import Metric
 from ..context import Context
-from ..options import TaskOptions, TrainingOption, TransmissionOption
+from ..options import DigitalTransmission, DigitalTransmissionOption, TaskOptions, \
+    TrainingOption
 from .base import LearnedSystem, Task
 from .layers import PACKAGE
 from .layers.air import ChannelLayer, IndexLink
@@ -531,7 +532,7 @@ class UDeepSC(LearnedSystem):
                  weight_decay: Annotated[float, Field(ge=0, le=1)] = 0.05,
                  selection: Literal["fsm", "random"] = "fsm", noiseless: bool = False,
                  model_from: str | None = None, shared: bool = True,
-                 transmission: TransmissionOption = "digital",
+                 transmission: DigitalTransmissionOption = "digital",
                  training: TrainingOption | None = None, label: str | None = None,
                  context: Context):
         if dim % heads:
@@ -542,14 +543,9 @@ class UDeepSC(LearnedSystem):
         if not tasks:
             raise ScenarioError(f"{context.key}.tasks", f"no task given; allowed: {', '.join(TASKS)}")
         tasks = {name: TaskOptions.model_validate(spec) for name, spec in tasks.items()}
-        if isinstance(transmission, str):
-            transmission = {"mode": transmission}
-        transmission = {"modulation": {"name": "qam", "bits_per_symbol": 4, "demapping": "maxlog"},
-                        **transmission}
-        if transmission.get("mode", "analog") != "digital":
-            raise ScenarioError(f"{context.key}.transmission.mode",
-                                f"{transmission.get('mode', 'analog')!r}: U-DeepSC sends codebook "
-                                "indices; allowed: digital")
+        transmission = registry.validated(DigitalTransmission, {"mode": transmission} if
+                                          isinstance(transmission, str) else transmission,
+                                          f"{context.key}.transmission").model_dump()
         self.model_settings = dict(
             dim=dim, heads=heads, mlp_units=mlp_units, encoder_layers=encoder_layers,
             channel_layers=channel_layers, decoder_layers=decoder_layers, num_fsm=num_fsm,
