@@ -556,7 +556,7 @@ class UDeepSC(LearnedSystem):
                     "phase2_learning_rate": phase2_learning_rate,
                     "weight_decay": weight_decay, "shared": shared,
                     "patch_size": {name: spec.patch_size for name, spec in tasks.items()}}
-        self.patch_size = {name: spec.patch_size for name, spec in tasks.items()}
+        self.patch_size = settings["patch_size"]
         self.ratio_l1, self.phase1_epochs, self.weight_decay = ratio_l1, phase1_epochs, weight_decay
         self.phase2_learning_rate = phase2_learning_rate
         self.selection, self.noiseless, self.shared = selection, noiseless, shared

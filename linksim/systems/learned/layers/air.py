@@ -55,7 +55,7 @@ from ....phy.link import DigitalLink, SymbolLink
 from ....phy.snr import noise_variance
 from . import PACKAGE
 from .complex_symbols import PowerNormalization, complex_to_real, real_to_complex
-from .quantizers import UniformQuantizer, VectorQuantizer
+from .quantizers import UniformQuantizer, VectorQuantizer, bits_to_indices, indices_to_bits
 
 
 def _snr_range(snr_db):
@@ -204,15 +204,12 @@ class IndexLink:
     def __call__(self, indices, no):
         """[batch, m] int32 indices, N0 scalar or [batch] -> [batch, m] int32 received indices."""
         batch = tf.shape(indices)[0]
-        weights = 2 ** tf.range(self.bits_per_index - 1, -1, -1)
-        bits = tf.bitwise.bitwise_and(indices[..., tf.newaxis] // weights, 1)
-        bits = tf.cast(tf.reshape(bits, [batch, -1]), tf.float32)
-        pad = self.codewords * self.code.k - self.num_indices * self.bits_per_index
-        bits = tf.reshape(tf.pad(bits, [[0, 0], [0, pad]]), [batch, self.codewords, self.code.k])
-        bits_hat = tf.reshape(self.link(bits, no), [batch, -1])
-        bits_hat = tf.reshape(bits_hat[:, :self.num_indices * self.bits_per_index],
-                              [batch, self.num_indices, self.bits_per_index])
-        return tf.reduce_sum(tf.cast(bits_hat, tf.int32) * weights, axis=-1)
+        payload = self.num_indices * self.bits_per_index
+        bits = indices_to_bits(indices, bits_per_index=self.bits_per_index)
+        bits = tf.reshape(tf.pad(bits, [[0, 0], [0, self.codewords * self.code.k - payload]]),
+                          [batch, self.codewords, self.code.k])
+        bits_hat = tf.reshape(self.link(bits, no), [batch, -1])[:, :payload]
+        return bits_to_indices(bits_hat, bits_per_index=self.bits_per_index)
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
