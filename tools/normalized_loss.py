@@ -14,6 +14,7 @@ Usage: python tools/normalized_loss.py RESULTS_DIR --reference "LABEL"
 """
 import argparse
 import csv
+import json
 import math
 import pathlib
 import sys
@@ -21,15 +22,13 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from linksim.errors import UserError  # noqa: E402
 from linksim.sim.results import read_metrics  # noqa: E402
 
 
 def losses(rows, reference):
     """[(metric, system, snr_db, loss, low, high)] for every metric both systems report."""
     ref = {(r["snr_db"]): r for r in rows if r["system"] == reference}
-    if not ref:
-        raise SystemExit(f"no system {reference!r} in metrics.csv; systems: "
-                         f"{sorted({r['system'] for r in rows})}")
     first = next(iter(ref.values()))
     # The reference's own metrics (metrics.csv has every system's columns, NaN where absent).
     metrics = [k for k, v in first.items()
@@ -49,12 +48,30 @@ def losses(rows, reference):
     return out
 
 
+def fail(line):
+    """Bad input: one line on stderr, exit status 2."""
+    print(f"error: {line}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=pathlib.Path)
     parser.add_argument("--reference", required=True, help="label of the reference system")
     args = parser.parse_args()
-    table = losses(read_metrics(args.results), args.reference)
+    try:
+        rows = read_metrics(args.results)
+    except UserError as err:
+        fail(str(err))
+    systems = sorted({r["system"] for r in rows})
+    if args.reference not in systems:
+        fail(f"{args.results / 'metrics.csv'}: --reference: no system {args.reference!r}; "
+             f"allowed: {', '.join(systems)}")
+    table = losses(rows, args.reference)
+    run = json.loads((args.results / "run.json").read_text())
+    axis = {"esno": "Es/N0", "ebno": "Eb/N0"}[run["snr_definition"]]
+    snr_text = {"esno": "Es/N0 per complex symbol", "ebno": "Eb/N0 per information bit"}[
+        run["snr_definition"]]
     with open(args.results / "normalized_loss.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["metric", "system", "snr_db", "normalized_loss", "ci_low", "ci_high",
@@ -79,14 +96,15 @@ def main():
                                          [b - a for a, b in zip(loss, hi)]],
                         marker="o", capsize=3, label=system, color=colours[system])
         ax.set_title(metric.replace("_", " "), fontsize=9)
-        ax.set_xlabel("Es/N0 [dB]")
+        ax.set_xlabel(f"{axis} [dB]")
         ax.set_ylabel("normalized loss")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
     handles = [plt.Line2D([], [], color=colours[s], marker="o", label=s) for s in systems]
     fig.legend(handles=handles, loc="lower right", fontsize=8)
-    fig.suptitle(f"(reference - metric) / reference; reference: {args.reference}", fontsize=10)
+    fig.suptitle(f"(reference - metric) / reference; reference: {args.reference}\n"
+                 f"{run['channel']}; {run['receiver']}; SNR: {snr_text}", fontsize=10)
     fig.tight_layout()
     fig.savefig(args.results / "normalized_loss.png", dpi=110)
     for line in table:
