@@ -182,9 +182,11 @@ def test_offline_only_sets_refuse_online():
 
 def test_registry_schema():
     assert set(NAMES) <= set(registry.names("dataset"))
+    extra = {"vqav2": {"root", "image_size", "num_answers"}}
     for entry in registry.entries("dataset"):
         assert entry.help
-        assert {p.name for p in entry.parameters()} == {"split", "limit", "source"}
+        assert ({p.name for p in entry.parameters()}
+                == {"split", "limit", "source"} | extra.get(entry.name, set()))
     ds = registry.build("dataset", {"name": "fashion_mnist", "limit": 3, "source": "offline"}, key="data")
     assert ds.x.shape == (3, 28, 28, 1)
     with pytest.raises(ScenarioError, match="data.limit"):

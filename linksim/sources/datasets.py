@@ -24,9 +24,10 @@ import tempfile
 import warnings
 import wave
 import zipfile
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from ..errors import UserError
 from ..registry import register
@@ -502,6 +503,125 @@ def easy_vqa(*, split: Split = "test", limit: int | None = None, source: Source 
                    provenance=f"easy-VQA {split} split, first {n} of {len(arrays['questions'])} "
                               f"questions on {len(arrays['images'])} images, package easy-vqa "
                               f"{folder}")
+
+
+# VQAv2 (visualqa.org): questions and annotations per split, images from MS COCO 2014.
+VQAV2_SPLITS = {"train": ("Train", "train2014"), "test": ("Val", "val2014")}
+VQAV2_QUESTIONS = "v2_OpenEnded_mscoco_{coco}_questions.json"
+VQAV2_ANNOTATIONS = "v2_mscoco_{coco}_annotations.json"
+VQAV2_ZIPS = {"questions": "https://s3.amazonaws.com/cvmlp/vqa/mscoco/vqa/v2_Questions_{name}_mscoco.zip",
+              "annotations": "https://s3.amazonaws.com/cvmlp/vqa/mscoco/vqa/v2_Annotations_{name}_mscoco.zip"}
+VQAV2_IMAGE = "http://images.cocodataset.org/{coco}/COCO_{coco}_{image_id:012d}.jpg"
+#: The answer vocabulary size of the usual VQAv2 classifiers (answers seen often in training).
+VQAV2_ANSWERS = 3129
+
+
+def _vqav2_json(folder, split, kind, *, online):
+    """Path of a split's questions or annotations file, fetching its zip when ``online``."""
+    name, coco = VQAV2_SPLITS[split]
+    path = folder / (VQAV2_QUESTIONS if kind == "questions" else VQAV2_ANNOTATIONS).format(coco=coco)
+    if not path.is_file():
+        if not online:
+            raise UserError(f"dataset 'vqav2': {path} is missing: download and unzip "
+                            f"{VQAV2_ZIPS[kind].format(name=name)} there, or use source: online")
+        import urllib.request  # late: only the online path fetches
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = folder / f"{kind}_{name}.zip"
+        url = VQAV2_ZIPS[kind].format(name=name)
+        _download("vqav2", lambda: urllib.request.urlretrieve(url, archive),
+                  fallback=f"put {path.name} in {folder} (source: offline)")
+        with zipfile.ZipFile(archive) as z:
+            z.extract(path.name, folder)
+        archive.unlink()
+    return path
+
+
+def _read_vqav2(questions_path, annotations_path):
+    """Questions in file order with their image ids, consensus answer and 10 annotators' answers."""
+    with open(questions_path, encoding="utf-8") as f:
+        questions = json.load(f)["questions"]
+    with open(annotations_path, encoding="utf-8") as f:
+        annotations = {a["question_id"]: a for a in json.load(f)["annotations"]}
+    rows = [(q, annotations[q["question_id"]]) for q in questions]
+    return {"questions": np.array([q["question"] for q, _ in rows]),
+            "image_ids": np.array([q["image_id"] for q, _ in rows], np.int64),
+            "answers": np.array([a["multiple_choice_answer"] for _, a in rows]),
+            "annotator_answers": np.array([[x["answer"] for x in a["answers"]][:10]
+                                           + [""] * (10 - len(a["answers"])) for _, a in rows])}
+
+
+def _vqav2_image(folder, split, image_id, *, online, size):
+    """One COCO image, centre-cropped to a square and resized -> uint8 [size, size, 3]."""
+    from PIL import Image  # late: only image loaders read JPEG files
+    coco = VQAV2_SPLITS[split][1]
+    url = VQAV2_IMAGE.format(coco=coco, image_id=image_id)
+    path = folder / coco / url.rsplit("/", 1)[1]
+    if not path.is_file():
+        if not online:
+            raise UserError(f"dataset 'vqav2': {path} is missing: unzip the COCO {coco} images "
+                            f"in {folder / coco}, or use source: online")
+        import urllib.request
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _download("vqav2", lambda: urllib.request.urlretrieve(url, path),
+                  fallback=f"put the COCO {coco} images in {folder / coco} (source: offline)")
+    image = Image.open(path).convert("RGB")
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+    return np.asarray(image)
+
+
+@register("dataset", "vqav2")
+def vqav2(*, split: Split = "test", limit: int | None = None, source: Source = "auto",
+          root: str | None = None, image_size: Annotated[int, Field(ge=8)] = 64,
+          num_answers: Annotated[int, Field(ge=2)] = VQAV2_ANSWERS):
+    """VQAv2 (Goyal et al. 2017): questions on MS COCO images with 10 annotators' answers each.
+
+    Reads ``root`` (default ``<data_dir>/vqav2``) in the official layout:
+    ``v2_OpenEnded_mscoco_{train,val}2014_questions.json``,
+    ``v2_mscoco_{train,val}2014_annotations.json`` and the COCO images in
+    ``train2014/`` and ``val2014/``. Online (and under ``auto`` when the test
+    split's questions file is absent) it downloads the question and annotation
+    zips from visualqa.org and only the COCO images of the questions it returns.
+    Split test is the official validation set (test answers are hidden). A
+    sample is one question, in file order: ``x`` float32 [N, S, S, 3] in [0, 1]
+    (its image centre-cropped and resized to ``image_size``, repeated per
+    question), ``fields["question"]`` list of N str, ``fields["answer"]`` int64
+    [N] indexing ``field_classes["answer"]``: the ``num_answers`` consensus
+    answers most frequent in the train split, (ties in alphabetical order) plus ``"<other>"`` for a test
+    answer outside them (train questions with such answers are dropped),
+    ``fields["annotator_answers"]`` str [N, 10] for the VQA accuracy
+    min(matches / 3, 1). No offline copy exists in a package registry; easy-VQA
+    (``easy_vqa``) stands in offline.
+    """
+    _check_limit(limit)
+    folder = pathlib.Path(root).expanduser() if root else data_dir() / "vqav2"
+    present = (folder / VQAV2_QUESTIONS.format(coco=VQAV2_SPLITS["test"][1])).is_file()
+    # Offline needs the files in place; each missing one is named by _vqav2_json / _vqav2_image.
+    online = source == "online" or (source == "auto" and not present)
+    parsed = {}
+    for part in dict.fromkeys(("train", split)):
+        paths = [_vqav2_json(folder, part, kind, online=online) for kind in ("questions", "annotations")]
+        parsed[part] = _cached(f"vqav2-{part}-{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}",
+                               paths, lambda paths=paths: _read_vqav2(*paths))
+    answers, counts = np.unique(parsed["train"]["answers"], return_counts=True)
+    vocabulary = [str(a) for a in answers[np.argsort(-counts, kind="stable")][:num_answers]]
+    index = {a: i for i, a in enumerate(vocabulary)}
+    rows = parsed[split]
+    labels = np.array([index.get(str(a), len(vocabulary)) for a in rows["answers"]], np.int64)
+    keep = np.flatnonzero(labels < len(vocabulary)) if split == "train" else np.arange(len(labels))
+    keep = keep[:_count(len(keep), limit)]
+    images = {i: _vqav2_image(folder, split, int(i), online=online, size=image_size)
+              for i in dict.fromkeys(rows["image_ids"][keep].tolist())}
+    x, _ = _images(np.stack([images[i] for i in rows["image_ids"][keep].tolist()]), None, None)
+    return Dataset(name="vqav2", modality="image", x=x,
+                   fields={"question": [str(q) for q in rows["questions"][keep]],
+                           "answer": labels[keep],
+                           "annotator_answers": rows["annotator_answers"][keep]},
+                   field_classes={"answer": tuple(vocabulary) + ("<other>",)},
+                   provenance=f"VQAv2 {VQAV2_SPLITS[split][1]} split, first {len(keep)} of "
+                              f"{len(labels)} questions on {len(images)} COCO images "
+                              f"({image_size}x{image_size}, centre crop), {folder}")
 
 
 # --------------------------------------------------------------------------- text

@@ -742,8 +742,11 @@ class UDeepSC(LearnedSystem):
         kind = TASKS[name][1]
         if name == "vqa":
             answers = self.test_data()[name].dataset.field_classes["answer"]
+            # VQAv2 scores against its 10 annotators (min(matches / 3, 1)); easy-VQA has one answer.
+            reference = (batch["annotator_answers"].tolist() if "annotator_answers" in batch
+                         else [answers[i] for i in batch["answer"]])
             counts["accuracy"] = self.scorers["vqa_accuracy"].score(
-                [answers[i] for i in batch["answer"]], [answers[i] for i in output.argmax(-1)])
+                reference, [answers[i] for i in output.argmax(-1)])
         elif kind == "class":
             counts["accuracy"] = self.scorers["accuracy"].score(batch["label"], output)
         elif kind == "image":
