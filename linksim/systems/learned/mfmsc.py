@@ -360,8 +360,9 @@ class MFMSCModel(keras.Model):
     def call(self, inputs, task, no=None, training=False):
         x = self.transmitted(inputs, task, training)
         z = self.channel_encoder(x)
-        batch, n = tf.shape(z)[0], tf.shape(z)[1]
-        received = tf.reshape(self.channel_layer(tf.reshape(z, [batch, -1]), no), tf.shape(z))
+        # All vectors of a sample form one frame, power-normalized together.
+        received = tf.reshape(self.channel_layer(tf.reshape(z, [tf.shape(z)[0], -1]), no=no),
+                              tf.shape(z))
         y = self.channel_decoder(received)
         return {"output": self._head(task, y)}
 
