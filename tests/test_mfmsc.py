@@ -129,7 +129,10 @@ def test_overhead_tool_bad_input_is_one_line_exit_2(args, says):
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0]
 
 
-def test_fit_tasks_steps_each_task_with_its_own_optimizer(tmp_path):
+def _fit_per_task(directory):
+    """Two epochs of a tiny model, one Adam per task; returns the model and the optimizers."""
+    keras.utils.set_random_seed(5)
+    config.seed = 5
     model = tiny_model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     data = {"image_classification": (batch("image_classification", 8), np.arange(8) % 3),
@@ -143,12 +146,35 @@ def test_fit_tasks_steps_each_task_with_its_own_optimizer(tmp_path):
     for task, (inputs, _) in data.items():
         model(inputs, task=task)
     optimizers = {task: keras.optimizers.Adam(1e-3) for task in data}
-    training = Training(epochs=1, batch_size=4, validation_split=0.0, learning_rate=1e-3)
-    train.fit_tasks(model, data, loss=loss, directory=tmp_path, training=training, seed=1,
+    training = Training(epochs=2, batch_size=4, validation_split=0.0, learning_rate=1e-3,
+                        lr_schedule="constant")
+    train.fit_tasks(model, data, loss=loss, directory=directory, training=training, seed=1,
                     show_progress=False, optimizers=optimizers)
-    assert int(optimizers["image_classification"].iterations) == 2     # 8 samples / 4
-    assert int(optimizers["vqa"].iterations) == 3                      # 12 samples / 4
-    assert int(model.optimizer.iterations) == 0
+    return model, optimizers
+
+
+def test_fit_tasks_steps_each_task_with_its_own_optimizer_and_resumes(tmp_path, monkeypatch):
+    straight, optimizers = _fit_per_task(tmp_path / "straight")
+    assert int(optimizers["image_classification"].iterations) == 2 * 2   # 8 samples / 4
+    assert int(optimizers["vqa"].iterations) == 2 * 3                    # 12 samples / 4
+    assert int(straight.optimizer.iterations) == 0
+    # interrupted inside epoch 2 (5 batches of inputs and targets per epoch), then resumed:
+    # every task's optimizer state comes back, so the weights are those of the straight run
+    take, calls = train._take, []
+
+    def interrupted(values, index):
+        calls.append(1)
+        if len(calls) == 2 * 5 + 3:
+            raise KeyboardInterrupt
+        return take(values, index)
+    monkeypatch.setattr(train, "_take", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _fit_per_task(tmp_path / "resumed")
+    monkeypatch.setattr(train, "_take", take)
+    resumed, optimizers = _fit_per_task(tmp_path / "resumed")
+    assert int(optimizers["vqa"].iterations) == 2 * 3
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 SCENARIO = """
