@@ -367,7 +367,8 @@ def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curv
             variables = model.trainable_variables
             grads = tape.gradient(total, variables)
             # A task leaves the other modalities' modules without a gradient.
-            per_task[task].apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+            per_task[task].apply_gradients([(g, v) for g, v in zip(grads, variables)
+                                            if g is not None])
             return total, parts
 
         @tf.function(reduce_retracing=True)

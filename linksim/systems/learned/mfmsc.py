@@ -452,7 +452,8 @@ class MFMSC(LearnedSystem):
         if dim % heads:
             raise ScenarioError(f"{context.key}.heads", f"{heads} heads do not divide dim {dim}")
         if not tasks:
-            raise ScenarioError(f"{context.key}.tasks", f"no task given; allowed: {', '.join(TASKS)}")
+            raise ScenarioError(f"{context.key}.tasks",
+                                f"no task given; allowed: {', '.join(TASKS)}")
         tasks = {name: TaskOptions.model_validate(spec) for name, spec in tasks.items()}
         self.model_settings = dict(
             dim=dim, heads=heads, mlp_units=mlp_units, text_layers=text_layers,
