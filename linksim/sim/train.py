@@ -299,7 +299,7 @@ def fit(model, x, y, *, directory, training, seed, epochs=None, curve=None, show
 
 
 def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curve=None,
-              show_progress=True):
+              show_progress=True, optimizers=None):
     """Train a multi-task model one task per step, each step a batch of one task; resumes.
 
     U-DeepSC's Algorithm 1 (and MFMSC's training): "choose one task and
@@ -330,6 +330,11 @@ def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curv
         parts for the log; traced once per task.
     directory, training, seed, epochs, curve, show_progress
         As for :func:`fit`.
+    optimizers : dict of str to keras.optimizers.Optimizer, or None
+        One optimizer per task (MFMSC's "a separate Adam optimizer for each
+        task"): a step of task ``t`` updates with ``optimizers[t]``, whose
+        learning rate follows the model optimizer's schedule. None: the
+        model's optimizer for every task.
 
     Returns
     -------
@@ -347,6 +352,12 @@ def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curv
     held = {name: int(n * training.validation_split) for name, n in sizes.items()}
     optimizer = model.optimizer
     optimizer.build(model.trainable_variables)
+    per_task = optimizers or {name: optimizer for name in data}
+    for task_optimizer in {id(o): o for o in per_task.values()}.values():
+        task_optimizer.build(model.trainable_variables)
+    # Saved and restored in this order on resume.
+    all_variables = [v for o in {id(o): o for o in (optimizer, *per_task.values())}.values()
+                     for v in o.variables]
 
     def step_function(task):
         @tf.function(reduce_retracing=True)
@@ -356,7 +367,8 @@ def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curv
             variables = model.trainable_variables
             grads = tape.gradient(total, variables)
             # A task leaves the other modalities' modules without a gradient.
-            optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+            per_task[task].apply_gradients([(g, v) for g, v in zip(grads, variables)
+                                            if g is not None])
             return total, parts
 
         @tf.function(reduce_retracing=True)
@@ -371,7 +383,7 @@ def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curv
         start = json.loads(progress.read_text())["epoch"]
         model.load_weights(backup / "latest.weights.h5")
         with np.load(backup / "optimizer.npz") as saved:
-            for i, variable in enumerate(optimizer.variables):
+            for i, variable in enumerate(all_variables):
                 variable.assign(saved[f"arr_{i}"])
         if show_progress:
             print(f"resuming after epoch {start} from {backup}", flush=True)
@@ -381,6 +393,8 @@ def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curv
     for epoch in range(start, epochs):
         began = time.time()
         convergence.on_epoch_begin(epoch)
+        for task_optimizer in per_task.values():
+            task_optimizer.learning_rate = float(optimizer.learning_rate)
         rng = np.random.default_rng([seed, epoch])
         batches = []
         for name, n in sizes.items():
@@ -420,7 +434,7 @@ def fit_tasks(model, data, *, loss, directory, training, seed, epochs=None, curv
         with history.open("a") as f:
             f.write(",".join([str(epoch), *(f"{logs[c]:.6g}" for c in columns)]) + "\n")
         model.save_weights(backup / "latest.weights.h5")
-        np.savez(backup / "optimizer.npz", *[v.numpy() for v in optimizer.variables])
+        np.savez(backup / "optimizer.npz", *[v.numpy() for v in all_variables])
         write_atomic(progress, json.dumps({"epoch": epoch + 1}))
         if show_progress:
             shown = "  ".join(f"{k}={logs[k]:.4g}" for k in ("loss", "val_loss") if k in logs)
