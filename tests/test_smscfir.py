@@ -162,3 +162,19 @@ def test_list_shows_smscfir_and_its_keys():
                 "reid_weight", "transmission", "jpeg_code", "model_from"):
         assert key in section, key
     assert "veri776" in keys and "easy_vqa_reid" in keys
+
+
+def test_easy_vqa_stand_in_pairs_views_of_one_image():
+    from linksim.sources.datasets import easy_vqa_reid
+    train = easy_vqa_reid(split="train", limit=25, train_views=10)
+    assert len(train) == 25 and train.num_classes == 3            # 10 + 10 + 5 views
+    np.testing.assert_array_equal(train.y, np.repeat([0, 1, 2], [10, 10, 5]))
+    # The positive is the next view of the same image.
+    x, positive = train.x.reshape(25, -1), train.fields["positive"].reshape(25, -1)
+    np.testing.assert_array_equal(positive[:10], x[list(range(1, 10)) + [0]])
+    query = easy_vqa_reid(split="test", limit=4)
+    gallery = easy_vqa_reid(split="gallery", limit=4, gallery_views=2)
+    np.testing.assert_array_equal(gallery.y, np.repeat(query.y, 2))
+    np.testing.assert_array_equal(gallery.fields["colour"], np.repeat(query.fields["colour"], 2))
+    assert not np.allclose(gallery.x[0], query.x[0])              # independent views
+    assert train.stands_in_for == "veri776"

@@ -885,7 +885,7 @@ def _augment(images, rng):
 
 @register("dataset", "easy_vqa_reid")
 def easy_vqa_reid(*, split: ReidSplit = "test", limit: int | None = None,
-                  source: Source = "auto", gallery_views: int = 2):
+                  source: Source = "auto", train_views: int = 10, gallery_views: int = 2):
     """easy-VQA images as a re-identification set with two attributes; offline VeRi-776 stand-in.
 
     Identity = one source image of the easy-vqa package (64x64, one coloured
@@ -894,28 +894,43 @@ def easy_vqa_reid(*, split: ReidSplit = "test", limit: int | None = None,
     every load). Attributes, read from the image's own questions and answers:
     ``type`` = its shape (3: circle, rectangle, triangle), ``colour`` = the
     shape's colour (8). Images whose shape or colour no question reveals are left
-    out (provenance counts them). Splits: ``train`` = the package's train images,
-    one view each plus a second view as ``positive``; ``test`` = ``query`` = one
-    view of each package test image; ``gallery`` = ``gallery_views`` further views
-    of each of those images (``limit`` counts source images, so a gallery limited
-    like the query holds every query identity). Offline only.
+    out (provenance counts them). Splits: ``train`` = ``train_views`` views of
+    each of the package's train images (``limit`` counts views: the first
+    ``ceil(limit / train_views)`` images), ``positive`` the next view of the same
+    image, as VeRi-776's vehicles have many images each; ``test`` = ``query`` =
+    one view of each package test image; ``gallery`` = ``gallery_views`` further
+    views of each of those images (``limit`` counts source images, so a gallery
+    limited like the query holds every query identity). Offline only.
     """
     _offline_only("easy_vqa_reid", source, "it ships in the easy-vqa package")
-    if not 1 <= gallery_views <= 16:
-        raise ValueError(f"gallery_views must be in 1..16, got {gallery_views}")
+    for name, views in (("train_views", train_views), ("gallery_views", gallery_views)):
+        if not (1 if name == "gallery_views" else 2) <= views <= 64:
+            raise ValueError(f"{name} must be in {1 if name == 'gallery_views' else 2}..64, "
+                             f"got {views}")
     folder = _easy_vqa_folder()
     if folder is None:
         raise _not_installed("easy_vqa_reid", "pip install easy-vqa")
     package_split = "train" if split == "train" else "test"
     images, shape, colour, colours = _easy_vqa_attributes(folder, package_split)
     known = np.flatnonzero((shape >= 0) & (colour >= 0))
-    chosen = known[:_count(len(known), limit)]
+    views = {"train": train_views, "gallery": gallery_views}.get(split, 1)
+    if split == "train":
+        count = _count(len(known) * views, limit)
+        chosen = known[:-(-count // views)]
+        identity = np.repeat(chosen, views)[:count]
+    else:
+        chosen = known[:_count(len(known), limit)]
+        identity = np.repeat(chosen, views)
     rng = np.random.default_rng({"train": 11, "test": 12, "query": 12, "gallery": 13}[split])
-    identity = chosen
-    if split == "gallery":
-        identity = np.repeat(chosen, gallery_views)
     x = _augment(images[identity], rng)
-    positive = _augment(images[identity], rng) if split == "train" else None
+    positive = None
+    if split == "train":
+        # The next view of the same image (cyclically), as veri776 pairs a vehicle's images.
+        partner = np.arange(len(identity))
+        for image in chosen:
+            members = np.flatnonzero(identity == image)
+            partner[members] = np.roll(members, -1)
+        positive = x[partner]
     return _reid("easy_vqa_reid", split, x, identity, colour[identity], shape[identity],
                  colours=colours, kinds=EASY_VQA_SHAPES, positive=positive,
                  stands_in_for="veri776",

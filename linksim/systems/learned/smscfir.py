@@ -298,7 +298,9 @@ class SMSCFIRModel(keras.Model):
         received = complex_to_real(z_hat * _complex(mask))
         out, e_hat = self.decode(received)
         out["kept"] = tf.cast(b, tf.float32)
-        out["feature_mse"] = tf.reduce_mean(tf.square(e - e_hat), axis=-1)
+        # The channel loss (Eq. 7) trains the JSC pair to restore e; without stop_gradient
+        # it would also pull e itself towards whatever is easiest to restore (a constant).
+        out["feature_mse"] = tf.reduce_mean(tf.square(tf.stop_gradient(e) - e_hat), axis=-1)
         return out
 
     def get_config(self):
