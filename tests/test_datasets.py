@@ -184,7 +184,10 @@ def test_registry_schema():
     assert set(NAMES) <= set(registry.names("dataset"))
     for entry in registry.entries("dataset"):
         assert entry.help
-        assert {p.name for p in entry.parameters()} == {"split", "limit", "source"}
+        # Re-identification sets add where the data lie and how many views they draw.
+        extra = {"veri776": {"root", "image_size"},
+                 "easy_vqa_reid": {"train_views", "gallery_views"}}.get(entry.name, set())
+        assert {p.name for p in entry.parameters()} == {"split", "limit", "source"} | extra
     ds = registry.build("dataset", {"name": "fashion_mnist", "limit": 3, "source": "offline"}, key="data")
     assert ds.x.shape == (3, 28, 28, 1)
     with pytest.raises(ScenarioError, match="data.limit"):
