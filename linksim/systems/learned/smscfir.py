@@ -85,6 +85,8 @@ from .layers.air import ChannelLayer
 from .layers.complex_symbols import complex_to_real, real_to_complex
 from .layers.importance import top_b_mask
 
+#: The one task of the system: a query image, scored on every task head its model has.
+TASK = "vehicle"
 TASKS = ("reid", "colour", "type")
 SELECTIONS = ("importance", "random", "sequential")
 #: The batch entry each task learns from.
@@ -342,8 +344,6 @@ class _DecodedImages:
         batch = {k: v[indices] for k, v in system.test_data()[TASK].inputs.items()}
         return system.score_tasks(out, batch)
 
-
-TASK = "vehicle"
 
 
 @register("system", "smscfir")
