@@ -829,3 +829,232 @@ def speech(*, split: Split = "test", limit: int | None = None, source: Source = 
                    transcripts=[str(t) for t in arrays["transcripts"][:n]],
                    provenance=f"{corpus} utterances, first {n} of {len(wavs)}, "
                               f"pocketsphinx-testdata {transcription.parent}")
+
+
+# --------------------------------------------------------------------------- re-identification
+
+ReidSplit = Literal["train", "test", "query", "gallery"]
+
+# VeRi-776's list_color.txt and list_type.txt: colorID / typeID 1.. index these.
+VERI_COLOURS = ("yellow", "orange", "green", "gray", "red", "blue", "white", "golden", "brown",
+                "black")
+VERI_TYPES = ("sedan", "suv", "van", "hatchback", "mpv", "pickup", "bus", "truck", "estate")
+# The dataset's README: vehicles 3, 7 and 41 carry typeID 0 in older train_label.xml; all are SUVs.
+VERI_TYPE_ERRATA = {3: 2, 7: 2, 41: 2}
+VERI_FOLDERS = {"train": "image_train", "test": "image_query", "query": "image_query",
+                "gallery": "image_test"}
+VERI_LAYOUT = "image_train/, image_query/, image_test/, train_label.xml, test_label.xml"
+EASY_VQA_SHAPES = ("circle", "rectangle", "triangle")
+
+
+def _reid(name, split, x, identity, colour, kind, *, colours, kinds, provenance,
+          stands_in_for=None, positive=None):
+    """A re-identification set: ``y`` identities, ``colour`` / ``type`` fields, train positives.
+
+    Train split: ``y`` is 0 .. M-1 over its M identities (the identity classifier's
+    classes, ``num_classes`` = M) and ``fields["positive"]`` is another image of
+    each sample's identity (the triplet loss's positive). Query and gallery
+    splits: ``y`` is the identity as the data set numbers it.
+    """
+    fields = {"colour": np.asarray(colour, np.int64), "type": np.asarray(kind, np.int64)}
+    num_classes = None
+    if split == "train":
+        identity = np.unique(identity, return_inverse=True)[1]
+        num_classes = int(identity.max()) + 1 if len(identity) else 0
+        fields["positive"] = positive
+    return Dataset(name=name, modality="image", x=x, y=np.asarray(identity, np.int64),
+                   num_classes=num_classes, fields=fields,
+                   field_classes={"colour": colours, "type": kinds}, provenance=provenance,
+                   stands_in_for=stands_in_for)
+
+
+def _veri_labels(path):
+    """VeRi-776 label XML (gb2312) -> {image name: (vehicle id, colorID - 1, typeID - 1)}."""
+    import xml.etree.ElementTree as ET  # late: only this loader reads XML
+    text = path.read_bytes().decode("gb2312", errors="replace")
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    try:
+        items = ET.fromstring(text).iter("Item")
+        labels = {}
+        for item in items:
+            vehicle = int(item.get("vehicleID"))
+            kind = int(item.get("typeID"))
+            kind = VERI_TYPE_ERRATA.get(vehicle, kind) if kind == 0 else kind
+            labels[item.get("imageName")] = (vehicle, int(item.get("colorID")) - 1, kind - 1)
+    except (ET.ParseError, TypeError, ValueError) as err:
+        raise UserError(f"{path}: not a VeRi-776 label file (Items/Item with imageName, "
+                        f"vehicleID, colorID, typeID): {err}") from None
+    return labels
+
+
+def _veri_image(path, size):
+    from PIL import Image  # late: only image loaders need PIL
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR),
+                          np.float32) / 255.0
+
+
+@register("dataset", "veri776")
+def veri776(*, split: ReidSplit = "test", limit: int | None = None, source: Source = "auto",
+            root: str | None = None, image_size: int = 256):
+    """VeRi-776 vehicle re-identification with colour and type labels, from a local copy.
+
+    VeRi-776 is licence-gated (request it from its authors): this reads a local
+    directory ``root`` (default ``<data_dir>/VeRi``) in the published layout:
+    ``image_train/`` (37778), ``image_query/`` (1678), ``image_test/`` (the
+    gallery, 11579), files named ``<vehicle id>_c<camera>_<frame>_<n>.jpg``, and
+    ``train_label.xml`` / ``test_label.xml`` (``Item`` elements with
+    ``imageName``, ``vehicleID``, ``colorID`` 1-10, ``typeID`` 1-9). Split
+    ``test`` is the query set (the images a camera sends), ``gallery`` the test
+    images. Images in file-name order, resized to ``image_size`` squared,
+    float32 in [0, 1]; ``limit`` keeps the first N. Train positives: the next
+    image of the same vehicle (in name order, cyclically). Labels of an image
+    missing from the XMLs come from its vehicle's other images.
+    """
+    _offline_only("veri776", source, "VeRi-776 is licence-gated: point root at a local copy")
+    folder = pathlib.Path(root).expanduser() if root is not None else data_dir() / "VeRi"
+    needed = [folder / f for f in ("image_train", "image_query", "image_test")]
+    needed += [folder / "train_label.xml", folder / "test_label.xml"]
+    if not all(p.exists() for p in needed):
+        missing = ", ".join(p.name for p in needed if not p.exists())
+        raise UserError(f"dataset 'veri776': {folder} lacks {missing}; expected the published "
+                        f"VeRi-776 layout ({VERI_LAYOUT}); set its root key")
+    if image_size < 8:
+        raise ValueError(f"image_size must be >= 8, got {image_size}")
+    labels = {**_veri_labels(folder / "train_label.xml"), **_veri_labels(folder / "test_label.xml")}
+    by_vehicle = {vehicle: (colour, kind) for vehicle, colour, kind in labels.values()}
+    files = sorted(p for p in (folder / VERI_FOLDERS[split]).iterdir()
+                   if p.suffix.lower() == ".jpg")
+    files = files[:_count(len(files), limit)]
+    identity, colour, kind = [], [], []
+    for path in files:
+        match = re.fullmatch(r"(\d+)_c(\d+)_.*", path.stem)
+        if match is None:
+            raise UserError(f"{path}: not a VeRi-776 image name (<vehicle id>_c<camera>_...jpg)")
+        vehicle = int(match.group(1))
+        found = labels.get(path.name) or (vehicle, *by_vehicle.get(vehicle, (None, None)))
+        if found[1] is None:
+            raise UserError(f"{path}: no colour and type label for vehicle {vehicle} in "
+                            f"{folder}/*_label.xml")
+        identity.append(vehicle)
+        colour.append(found[1])
+        kind.append(found[2])
+    x = np.stack([_veri_image(p, image_size) for p in files]) if files else \
+        np.zeros((0, image_size, image_size, 3), np.float32)
+    positive = None
+    if split == "train":
+        identity_array = np.asarray(identity)
+        partner = np.arange(len(files))
+        for vehicle in np.unique(identity_array):
+            members = np.flatnonzero(identity_array == vehicle)
+            partner[members] = np.roll(members, -1)
+        positive = x[partner]
+    return _reid("veri776", split, x, identity, colour, kind, colours=VERI_COLOURS,
+                 kinds=VERI_TYPES, positive=positive,
+                 provenance=f"VeRi-776 {VERI_FOLDERS[split]}/ ({split}), first {len(files)}, "
+                            f"{image_size}x{image_size}, {folder}")
+
+
+def _easy_vqa_attributes(folder, split):
+    """Shape and colour of every easy-VQA image of ``split``, read from its questions and answers.
+
+    ``what is the <colour> shape?`` -> both; ``what shape ...`` -> shape; ``what
+    color ...`` -> colour; ``is there a <shape / colour> ...`` answered yes -> that
+    one. Returns images uint8 [M, 64, 64, 3], shape and colour int64 [M] (-1 unknown).
+    """
+    arrays = _cached(f"easy_vqa-{split}", [folder / "answers.txt", folder / split / "questions.json"],
+                     lambda: _read_easy_vqa(folder, split))
+    answers = [str(a) for a in arrays["answer_names"]]
+    colours = [a for a in answers if a not in (*EASY_VQA_SHAPES, "yes", "no")]
+    shape = np.full(len(arrays["images"]), -1, np.int64)
+    colour = shape.copy()
+    for question, answer, image in zip(arrays["questions"], arrays["answers"],
+                                       arrays["image_ids"]):
+        words, said = re.findall(r"[a-z]+", str(question)), answers[answer]
+        if said in EASY_VQA_SHAPES:
+            shape[image] = EASY_VQA_SHAPES.index(said)
+        elif said in colours:
+            colour[image] = colours.index(said)
+        named = [w for w in words if w in colours or w in EASY_VQA_SHAPES]
+        positive = said == "yes" and "not" not in words and "no" not in words
+        for word in named if (positive or words[:2] == ["what", "is"]) else []:
+            if word in colours:
+                colour[image] = colours.index(word)
+            elif word in EASY_VQA_SHAPES:
+                shape[image] = EASY_VQA_SHAPES.index(word)
+    return arrays["images"], shape, colour, tuple(colours)
+
+
+def _augment(images, rng):
+    """Independent random views: shift by up to 6 px (edge padding), flip, brightness, noise.
+
+    uint8 [N, H, W, 3] -> float32 [N, H, W, 3] in [0, 1]. Brightness scales all
+    channels alike (0.9 .. 1.1), so hue, the colour label, is kept.
+    """
+    n, h, w, _ = images.shape
+    pad = 6
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    dy, dx = rng.integers(0, 2 * pad + 1, size=(2, n))
+    out = np.stack([padded[i, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    flip = rng.random(n) < 0.5
+    out[flip] = out[flip, :, ::-1]
+    out = out.astype(np.float32) / 255.0 * rng.uniform(0.9, 1.1, size=(n, 1, 1, 1))
+    out += rng.normal(0.0, 0.02, size=out.shape)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+@register("dataset", "easy_vqa_reid")
+def easy_vqa_reid(*, split: ReidSplit = "test", limit: int | None = None,
+                  source: Source = "auto", train_views: int = 10, gallery_views: int = 2):
+    """easy-VQA images as a re-identification set with two attributes; offline VeRi-776 stand-in.
+
+    Identity = one source image of the easy-vqa package (64x64, one coloured
+    shape); every sample is an independent random view of it (:func:`_augment`:
+    shift, flip, brightness, noise; seeded per split, so a split is the same on
+    every load). Attributes, read from the image's own questions and answers:
+    ``type`` = its shape (3: circle, rectangle, triangle), ``colour`` = the
+    shape's colour (8). Images whose shape or colour no question reveals are left
+    out (provenance counts them). Splits: ``train`` = ``train_views`` views of
+    each of the package's train images (``limit`` counts views: the first
+    ``ceil(limit / train_views)`` images), ``positive`` the next view of the same
+    image, as VeRi-776's vehicles have many images each; ``test`` = ``query`` =
+    one view of each package test image; ``gallery`` = ``gallery_views`` further
+    views of each of those images (``limit`` counts source images, so a gallery
+    limited like the query holds every query identity). Offline only.
+    """
+    _offline_only("easy_vqa_reid", source, "it ships in the easy-vqa package")
+    for name, views in (("train_views", train_views), ("gallery_views", gallery_views)):
+        if not (1 if name == "gallery_views" else 2) <= views <= 64:
+            raise ValueError(f"{name} must be in {1 if name == 'gallery_views' else 2}..64, "
+                             f"got {views}")
+    folder = _easy_vqa_folder()
+    if folder is None:
+        raise _not_installed("easy_vqa_reid", "pip install easy-vqa")
+    package_split = "train" if split == "train" else "test"
+    images, shape, colour, colours = _easy_vqa_attributes(folder, package_split)
+    known = np.flatnonzero((shape >= 0) & (colour >= 0))
+    views = {"train": train_views, "gallery": gallery_views}.get(split, 1)
+    if split == "train":
+        count = _count(len(known) * views, limit)
+        chosen = known[:-(-count // views)]
+        identity = np.repeat(chosen, views)[:count]
+    else:
+        chosen = known[:_count(len(known), limit)]
+        identity = np.repeat(chosen, views)
+    rng = np.random.default_rng({"train": 11, "test": 12, "query": 12, "gallery": 13}[split])
+    x = _augment(images[identity], rng)
+    positive = None
+    if split == "train":
+        # The next view of the same image (cyclically), as veri776 pairs a vehicle's images.
+        partner = np.arange(len(identity))
+        for image in chosen:
+            members = np.flatnonzero(identity == image)
+            partner[members] = np.roll(members, -1)
+        positive = x[partner]
+    return _reid("easy_vqa_reid", split, x, identity, colour[identity], shape[identity],
+                 colours=colours, kinds=EASY_VQA_SHAPES, positive=positive,
+                 stands_in_for="veri776",
+                 provenance=f"easy-VQA {package_split} images as identities ({split}: "
+                            f"{len(x)} views of {len(chosen)} images; {len(images) - len(known)} "
+                            f"of {len(images)} left out, shape or colour unknown), package "
+                            f"easy-vqa {folder}")
