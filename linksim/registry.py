@@ -360,6 +360,10 @@ def format_validation_error(err, key, model=None):
     errors = err.errors()
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [part for part in first["loc"] if not _union_tag(part)]
+    if first["type"] == "extra_forbidden" and first["loc"]:
+        # The unknown key itself is the user's text (YAML reads "{a: x (b, c)}" as a key
+        # "c)"), never a union tag, however it looks.
+        loc = [part for part in first["loc"][:-1] if not _union_tag(part)] + [first["loc"][-1]]
     path = key
     for part in loc:
         path = _join(path, part)

@@ -51,6 +51,9 @@ def with_change(path, value):
     ({**GOOD, "sed": 4}, "sed: unknown key (did you mean 'seed'?)"),
     (with_change("link.code", {"name": "turbo", "k": 64, "constraint_length": 9}),
      "constraint_length must be one of 3, 4, 5, 6"),
+    # YAML reads the flow mapping "{..., label: A (b, c)}" as a key "c)": not an identifier.
+    (with_change("link", {**GOOD["link"], "label": "A (b", "c)": None}),
+     "link.c): unknown key; allowed keys: code, modulation"),
 ])
 def test_bad_scenario_gives_one_line_and_exit_2(tmp_path, data, needle):
     path = write(tmp_path, data)
