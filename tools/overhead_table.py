@@ -51,7 +51,7 @@ def paper_rows():
 
 def udeepsc_bytes(system, task):
     """Bytes of ``task``'s index bits when U-DeepSC keeps every feature vector (an upper bound)."""
-    from linksim.systems.learned.udeepsc import TASKS
+    from linksim.systems.learned.multitask import TASKS
     t = system.transmission
     split = system.test_data()[task]
     vectors = 0

@@ -48,7 +48,7 @@ Table I (communication overhead per task instance) is :func:`overhead_bytes`
 with :data:`BYTES_PER_SYMBOL`; ``tools/overhead_table.py`` prints it for the
 paper's settings and for a scenario.
 
-Tasks and columns are U-DeepSC's (:data:`~.udeepsc.TASKS`): ``<task>_<metric>``
+Tasks and columns are those of :mod:`.multitask` (shared with U-DeepSC): ``<task>_<metric>``
 and ``<task>_symbols`` (complex channel uses per sample, pilots included).
 Speech recognition is left out: the offline ``speech`` set has 10 utterances.
 """
@@ -63,17 +63,16 @@ from ... import registry
 from ...errors import ScenarioError
 from ...registry import register
 from ...sim import train as train_lib
-from ...sources.tokenizer import detokenize, vocabulary_size
+from ...sources.tokenizer import vocabulary_size
 from ...totals import MeanTotals
-from ..base import Metric
 from ..context import Context
 from ..options import TaskOptions, TrainingOption
-from .base import LearnedSystem, Task
+from .base import Task
 from .layers import PACKAGE
 from .layers.air import ChannelLayer
 from .layers.embeddings import TokenEmbedding
 from .layers.transformer import TaskTokens, TransformerEncoderLayer
-from .udeepsc import SEP, TASKS, UNK, task_inputs, task_target
+from .multitask import TASKS, MultiTaskSystem, task_inputs, task_loss, task_metrics, task_target
 
 #: Table I's bytes per complex channel use: its real and imaginary parts as two float32.
 #: With it the paper's 0.128 KB for one fused vector is 16 channel uses, and 6.400 KB
@@ -202,7 +201,7 @@ class MFMSCModel(keras.Model):
     Input
     -----
     inputs : dict
-        The task's entries (:func:`~.udeepsc.task_inputs`).
+        The task's entries (:func:`~.multitask.task_inputs`).
     task : str
     no : None | scalar | [batch], float32
         N0 (linear); None draws the training SNR.
@@ -417,7 +416,7 @@ class PerTaskModels(keras.Model):
 
 
 @register("system", "mfmsc")
-class MFMSC(LearnedSystem):
+class MFMSC(MultiTaskSystem):
     """MFMSC: per-modality encoders, a fusion module sending one vector, per-task heads.
 
     Keys (module docstring): ``tasks`` (task name -> ``{dataset, test_samples,
@@ -475,45 +474,9 @@ class MFMSC(LearnedSystem):
                         inputs=task_inputs(name), needs=(task_target(name),))
                    for name, spec in tasks.items()],
             transmission=transmission, training=training, context=context)
-        self.metrics = tuple(m for name in tasks for m in self._task_metrics(name))
-
-    @staticmethod
-    def _task_metrics(name):
-        scored = {"image_classification": [("accuracy", "accuracy")],
-                  "image_reconstruction": [("psnr", "PSNR [dB] (MAX = 1)")],
-                  "text_classification": [("accuracy", "accuracy")],
-                  "text_reconstruction": [("bleu", "BLEU"), ("exact_match", "exact sentences")],
-                  "vqa": [("accuracy", "answer accuracy")]}[name]
-        words = name.replace("_", " ")
-        return [Metric(f"{name}_{m}", f"{words}: {label}") for m, label in scored] + [
-            Metric(f"{name}_symbols", f"{words}: channel uses per sample")]
+        self.metrics = tuple(m for name in tasks for m in task_metrics(name))
 
     # ----------------------------------------------------------- model
-
-    def _task_specs(self):
-        specs = {}
-        for task in self.tasks:
-            split = self.test_data()[task.name]
-            image = split.inputs.get("image")
-            classes = None
-            if TASKS[task.name][1] == "class":
-                classes = (len(split.dataset.field_classes["answer"]) if task.name == "vqa"
-                           else split.dataset.num_classes)
-            p = self.patch_size[task.name]
-            if image is not None and "image" in TASKS[task.name][0]:
-                h, w, _ = image.shape[1:]
-                if h % p or w % p:
-                    raise ScenarioError(f"{self.key}.tasks.{task.name}.patch_size",
-                                        f"{p} does not divide the {h}x{w} images; allowed: a "
-                                        f"divisor of both")
-            specs[task.name] = {"image_shape": None if image is None else list(image.shape[1:]),
-                                "patch_size": p, "num_classes": classes}
-        return specs
-
-    def check(self, *, key):
-        super().check(key=key)
-        if self._data is not None:  # the data are installed: check cell sizes and classes
-            self._task_specs()
 
     def overhead(self):
         """{task: (vectors sent, complex channel uses, bytes at :data:`BYTES_PER_SYMBOL`)}
@@ -541,20 +504,9 @@ class MFMSC(LearnedSystem):
     def _loss(self, model):
         def loss(inputs, targets, task, training):
             out = model(inputs, task=task, training=training)["output"]
-            kind = TASKS[task][1]
-            if kind == "class":
-                value = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                    targets, out, from_logits=True))
-            elif kind == "image":
-                value = tf.reduce_mean(tf.square(tf.cast(targets, tf.float32) - out))
-            else:
-                weights = tf.cast(targets > 0, tf.float32)
-                # Ids beyond the head's vocabulary are learned as [UNK].
-                targets = tf.where(targets < model.model_of(task).options["output_vocabulary"],
-                                   targets, UNK)
-                per_token = keras.losses.sparse_categorical_crossentropy(targets, out,
-                                                                         from_logits=True)
-                value = tf.reduce_sum(per_token * weights) / tf.reduce_sum(weights)
+            value = task_loss(
+                task, targets, out,
+                output_vocabulary=model.model_of(task).options["output_vocabulary"])
             return value, {"task": value}
         return loss
 
@@ -574,35 +526,8 @@ class MFMSC(LearnedSystem):
         name, output = task.name, outputs["output"].numpy()
         symbols = self.model.model_of(name).symbols(name)
         counts = {"symbols": MeanTotals.of(np.full(len(output), float(symbols)))}
-        kind = TASKS[name][1]
-        if name == "vqa":
-            answers = self.test_data()[name].dataset.field_classes["answer"]
-            counts["accuracy"] = self.scorers["vqa_accuracy"].score(
-                [answers[i] for i in batch["answer"]], [answers[i] for i in output.argmax(-1)])
-        elif kind == "class":
-            counts["accuracy"] = self.scorers["accuracy"].score(batch["label"], output)
-        elif kind == "image":
-            counts["psnr"] = self.scorers["psnr"].score(batch["image"], output)
-        else:
-            predicted = output.argmax(-1)
-            # A reconstructed text ends at its first [SEP]; what follows is padding.
-            predicted[np.cumsum(predicted == SEP, axis=1) > 0] = 0
-            reference, hypothesis = detokenize(batch["tokens"]), detokenize(predicted)
-            counts["bleu"] = self.scorers["bleu"].score(reference, hypothesis)
-            counts["exact_match"] = self.scorers["exact_match"].score(reference, hypothesis)
+        counts.update(self.score_task(name, output, batch))
         return counts
-
-    def summarize(self, totals):
-        row = {"blocks": totals.blocks}
-        for task in self.tasks:
-            for metric, value in self.task_totals(totals, task.name).items():
-                scorer = {"symbols": None, "accuracy": "vqa_accuracy" if task.name == "vqa"
-                          else "accuracy"}.get(metric, metric)
-                columns = (value.columns("symbols") if scorer is None
-                           else self.scorers[scorer].summarize(value))
-                for column, number in columns.items():
-                    row[f"{task.name}_{column.replace('vqa_accuracy', 'accuracy')}"] = number
-        return row
 
     def describe(self):
         facts = super().describe()

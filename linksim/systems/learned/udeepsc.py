@@ -81,13 +81,12 @@ from ... import registry
 from ...errors import ScenarioError
 from ...registry import register
 from ...sim import train as train_lib
-from ...sources.tokenizer import detokenize, vocabulary_size
+from ...sources.tokenizer import vocabulary_size
 from ...totals import MeanTotals
-from ..base import Metric
 from ..context import Context
 from ..options import DigitalTransmission, DigitalTransmissionOption, TaskOptions, \
     TrainingOption
-from .base import LearnedSystem, Task
+from .base import Task
 from .layers import PACKAGE
 from .layers.air import ChannelLayer, IndexLink
 from .layers.embeddings import PatchEmbedding, TokenEmbedding
@@ -97,34 +96,7 @@ from .layers.quantizers import VectorQuantizer
 from .layers.selection import FeatureSelection
 from .layers.transformer import TaskQueries, TaskTokens, TransformerDecoderLayer, \
     TransformerEncoderLayer
-
-#: Task name -> (modalities, what the head outputs).
-TASKS = {
-    "image_classification": (("image",), "class"),
-    "image_reconstruction": (("image",), "image"),
-    "text_classification": (("text",), "class"),
-    "text_reconstruction": (("text",), "tokens"),
-    "vqa": (("image", "text"), "class"),
-}
-#: Batch entries the model reads per modality, for a task on text alone or with an image.
-_TEXT_INPUTS = {"text": ("tokens", "token_mask"), "question": ("question_tokens", "question_mask")}
-SEP = 102  # MiniLM's [SEP] token id: a reconstructed text ends there
-UNK = 100  # [UNK]
-
-
-def task_inputs(name):
-    """Batch entries the model reads for task ``name``."""
-    if name == "vqa":
-        return ("image", *_TEXT_INPUTS["question"])
-    return ("image",) if TASKS[name][0] == ("image",) else _TEXT_INPUTS["text"]
-
-
-def task_target(name):
-    """The batch entry a task learns to output."""
-    return {"image_classification": "label", "image_reconstruction": "image",
-            "text_classification": "label", "text_reconstruction": "tokens",
-            "vqa": "answer"}[name]
-
+from .multitask import TASKS, MultiTaskSystem, task_inputs, task_loss, task_metrics, task_target
 
 def _patchify_shape(image_shape, patch):
     h, w, _ = image_shape
@@ -346,7 +318,7 @@ class UDeepSCModel(keras.Model):
             stem = self.image_stems[self.stem_keys.index(self._stem_key(name))]
             x = stem(tf.cast(inputs["image"], tf.float32))
             return x, tf.ones(tf.shape(x)[:2], tf.float32)
-        tokens_key, mask_key = _TEXT_INPUTS["question" if name == "vqa" else "text"]
+        tokens_key, mask_key = task_inputs(name)[-2:]
         tokens = tf.cast(inputs[tokens_key], tf.int32)
         valid = tf.cast(inputs[mask_key], tf.float32)
         if self.options["text_encoder"] == "minilm":
@@ -492,7 +464,7 @@ class TaskModels(keras.Model):
 
 
 @register("system", "udeepsc")
-class UDeepSC(LearnedSystem):
+class UDeepSC(MultiTaskSystem):
     """U-DeepSC: one model, several tasks and modalities, FSM-selected vectors, VQ indices on the air.
 
     Keys (module docstring): ``tasks`` (task name -> ``{dataset, test_samples,
@@ -577,18 +549,7 @@ class UDeepSC(LearnedSystem):
             self.directory = self.directory.parent / slug(model_from)
             self.curve = self.curve.parent / slug(model_from)
         self.model_from = model_from
-        self.metrics = tuple(m for name in tasks for m in self._task_metrics(name))
-
-    @staticmethod
-    def _task_metrics(name):
-        scored = {"image_classification": [("accuracy", "accuracy")],
-                  "image_reconstruction": [("psnr", "PSNR [dB] (MAX = 1)")],
-                  "text_classification": [("accuracy", "accuracy")],
-                  "text_reconstruction": [("bleu", "BLEU"), ("exact_match", "exact sentences")],
-                  "vqa": [("accuracy", "answer accuracy")]}[name]
-        words = name.replace("_", " ")
-        return [Metric(f"{name}_{m}", f"{words}: {label}") for m, label in scored] + [
-            Metric(f"{name}_symbols", f"{words}: channel uses per sample")]
+        self.metrics = tuple(m for name in tasks for m in task_metrics(name))
 
     # ----------------------------------------------------------- model
 
@@ -598,31 +559,6 @@ class UDeepSC(LearnedSystem):
                     codeword_dim=t.codeword_dim, codebook_size=t.codebook_size,
                     commitment=t.commitment, code=t.code, modulation=t.modulation,
                     channel=self.channel, receiver=self.receiver, snr_db=self.training.snr_db)
-
-    def _task_specs(self):
-        specs = {}
-        for task in self.tasks:
-            split = self.test_data()[task.name]
-            image = split.inputs.get("image")
-            classes = None
-            if TASKS[task.name][1] == "class":
-                classes = (len(split.dataset.field_classes["answer"]) if task.name == "vqa"
-                           else split.dataset.num_classes)
-            specs[task.name] = {"image_shape": None if image is None else list(image.shape[1:]),
-                                "patch_size": self.patch_size[task.name], "num_classes": classes}
-            if image is not None and "image" in TASKS[task.name][0]:
-                h, w, _ = image.shape[1:]
-                p = self.patch_size[task.name]
-                if h % p or w % p:
-                    raise ScenarioError(f"{self.key}.tasks.{task.name}.patch_size",
-                                        f"{p} does not divide the {h}x{w} images; allowed: a "
-                                        f"divisor of both")
-        return specs
-
-    def check(self, *, key):
-        super().check(key=key)
-        if self._data is not None:  # the data are installed: check patch sizes and classes
-            self._task_specs()
 
     def build_model(self):
         model_class = UDeepSCModel if self.shared else TaskModels
@@ -640,24 +576,12 @@ class UDeepSC(LearnedSystem):
     def _loss(self, model):
         def loss(inputs, targets, task, training):
             out = model(inputs, task=task, training=training)
-            kind = TASKS[task][1]
-            if kind == "class":
-                task_loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                    targets, out["output"], from_logits=True))
-            elif kind == "image":
-                task_loss = tf.reduce_mean(tf.square(tf.cast(targets, tf.float32)
-                                                     - out["output"]))
-            else:
-                weights = tf.cast(targets > 0, tf.float32)
-                # Ids beyond the head's vocabulary are learned as [UNK].
-                targets = tf.where(targets < model.model_of(task).options["output_vocabulary"],
-                                   targets, UNK)
-                per_token = keras.losses.sparse_categorical_crossentropy(
-                    targets, out["output"], from_logits=True)
-                task_loss = tf.reduce_sum(per_token * weights) / tf.reduce_sum(weights)
+            task_loss_value = task_loss(
+                task, targets, out["output"],
+                output_vocabulary=model.model_of(task).options["output_vocabulary"])
             l1 = 0.0 if self._phase == 1 else self.ratio_l1 * tf.reduce_mean(out["delta"])
-            total = task_loss + out["fsm_loss"] + out["vq_loss"] + l1
-            return total, {"task": task_loss, "fsm": out["fsm_loss"], "vq": out["vq_loss"],
+            total = task_loss_value + out["fsm_loss"] + out["vq_loss"] + l1
+            return total, {"task": task_loss_value, "fsm": out["fsm_loss"], "vq": out["vq_loss"],
                            "kept": tf.reduce_mean(out["kept"]), "delta": tf.reduce_mean(out["delta"])}
         return loss
 
@@ -739,43 +663,8 @@ class UDeepSC(LearnedSystem):
         name, output = task.name, outputs["output"].numpy()
         counts = {"symbols": MeanTotals.of(
             self.model.model_of(name).symbols(outputs["kept"].numpy(), name))}
-        kind = TASKS[name][1]
-        if name == "vqa":
-            answers = self.test_data()[name].dataset.field_classes["answer"]
-            # VQAv2 scores against its 10 annotators (min(matches / 3, 1)); easy-VQA has one answer.
-            reference = (batch["annotator_answers"].tolist() if "annotator_answers" in batch
-                         else [answers[i] for i in batch["answer"]])
-            counts["accuracy"] = self.scorers["vqa_accuracy"].score(
-                reference, [answers[i] for i in output.argmax(-1)])
-        elif kind == "class":
-            counts["accuracy"] = self.scorers["accuracy"].score(batch["label"], output)
-        elif kind == "image":
-            counts["psnr"] = self.scorers["psnr"].score(batch["image"], output)
-        else:
-            predicted = output.argmax(-1)
-            # A reconstructed text ends at its first [SEP]; what follows is padding.
-            after = np.cumsum(predicted == SEP, axis=1) > 0
-            predicted[after] = 0
-            reference, hypothesis = detokenize(batch["tokens"]), detokenize(predicted)
-            counts["bleu"] = self.scorers["bleu"].score(reference, hypothesis)
-            counts["exact_match"] = self.scorers["exact_match"].score(reference, hypothesis)
+        counts.update(self.score_task(name, output, batch))
         return counts
-
-    def summarize(self, totals):
-        row = {"blocks": totals.blocks}
-        for task in self.tasks:
-            scores = self.task_totals(totals, task.name)
-            if not scores:
-                continue
-            for metric, value in scores.items():
-                scorer = {"symbols": None, "accuracy": "vqa_accuracy" if task.name == "vqa"
-                          else "accuracy"}.get(metric, metric)
-                columns = (value.columns("symbols") if scorer is None
-                           else self.scorers[scorer].summarize(value))
-                for column, number in columns.items():
-                    column = column.replace("vqa_accuracy", "accuracy")
-                    row[f"{task.name}_{column}"] = number
-        return row
 
     def describe(self):
         facts = super().describe()
