@@ -72,7 +72,8 @@ from .layers import PACKAGE
 from .layers.air import ChannelLayer
 from .layers.embeddings import TokenEmbedding
 from .layers.transformer import TaskTokens, TransformerEncoderLayer
-from .multitask import TASKS, MultiTaskSystem, task_inputs, task_loss, task_metrics, task_target
+from .multitask import TASKS, MultiTaskSystem, PerTaskModels, task_inputs, task_loss, \
+    task_metrics, task_target
 
 #: Table I's bytes per complex channel use: its real and imaginary parts as two float32.
 #: With it the paper's 0.128 KB for one fused vector is 16 channel uses, and 6.400 KB
@@ -383,33 +384,11 @@ class MFMSCModel(keras.Model):
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
-class PerTaskModels(keras.Model):
-    """MFSC: one :class:`MFMSCModel` per task, nothing shared; routes a batch by its task.
+class MFSCModels(PerTaskModels):
+    """MFSC: one :class:`MFMSCModel` per task, nothing shared (:class:`~.multitask.PerTaskModels`)."""
 
-    Parameters: as :class:`MFMSCModel`. Input and output: as :class:`MFMSCModel`.
-    """
-
-    def __init__(self, *, tasks, **options):
-        name = options.pop("name", None)
-        super().__init__(name=name)
-        self.task_specs = {k: dict(v) for k, v in tasks.items()}
-        # Registry specs, so that the config is JSON (each model rebuilds its own link).
-        for key in ("channel", "receiver"):
-            if hasattr(options.get(key), "spec"):
-                options[key] = options[key].spec
-        self.options = options
-        self.models = [MFMSCModel(tasks={k: v}, name=f"mfsc_{k}", **options)
-                       for k, v in self.task_specs.items()]
-        self.task_names = list(self.task_specs)
-
-    def model_of(self, task):
-        return self.models[self.task_names.index(task)]
-
-    def call(self, inputs, task, no=None, training=False):
-        return self.model_of(task)(inputs, task=task, no=no, training=training)
-
-    def get_config(self):
-        return {**super().get_config(), "tasks": self.task_specs, **self.options}
+    model_class = MFMSCModel
+    name_prefix = "mfsc"
 
 
 # ------------------------------------------------------------------------------ system
@@ -492,7 +471,7 @@ class MFMSC(MultiTaskSystem):
         return out
 
     def build_model(self):
-        model_class = MFMSCModel if self.shared else PerTaskModels
+        model_class = MFMSCModel if self.shared else MFSCModels
         return model_class(tasks=self._task_specs(), **self.model_settings,
                            text_length=self.text_length, channel=self.channel,
                            receiver=self.receiver, snr_db=self.training.snr_db,

@@ -85,6 +85,48 @@ def task_loss(name, targets, output, *, output_vocabulary):
     return tf.reduce_sum(per_token * weights) / tf.reduce_sum(weights)
 
 
+class PerTaskModels(keras.Model):
+    """One ``model_class`` model per task, nothing shared; routes a batch by its task.
+
+    The baselines that train the same network per task (T-DeepSC, MFSC) subclass
+    it with their ``model_class`` and register the subclass for Keras saving.
+
+    Parameters
+    ----------
+    tasks : dict
+        Task name -> the task's spec, as the model class takes it.
+    **options
+        The model class's other keyword arguments, the same for every task's model.
+
+    Input and output: as ``model_class``; ``call(inputs, task)`` runs the task's model.
+    """
+
+    model_class = None
+    name_prefix = "task"
+
+    def __init__(self, *, tasks, **options):
+        name = options.pop("name", None)
+        super().__init__(name=name)
+        self.task_specs = {k: dict(v) for k, v in tasks.items()}
+        # Registry specs, so that the config is JSON (each model rebuilds its own link).
+        for key in ("channel", "receiver"):
+            if hasattr(options.get(key), "spec"):
+                options[key] = options[key].spec
+        self.options = options
+        self.models = [self.model_class(tasks={k: v}, name=f"{self.name_prefix}_{k}", **options)
+                       for k, v in self.task_specs.items()]
+        self.task_names = list(self.task_specs)
+
+    def model_of(self, task):
+        return self.models[self.task_names.index(task)]
+
+    def call(self, inputs, task, no=None, training=False):
+        return self.model_of(task)(inputs, task=task, no=no, training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "tasks": self.task_specs, **self.options}
+
+
 class MultiTaskSystem(LearnedSystem):
     """A learned system over :data:`TASKS`; subclasses set ``patch_size`` {task: int}."""
 

@@ -96,7 +96,8 @@ from .layers.quantizers import VectorQuantizer
 from .layers.selection import FeatureSelection
 from .layers.transformer import TaskQueries, TaskTokens, TransformerDecoderLayer, \
     TransformerEncoderLayer
-from .multitask import TASKS, MultiTaskSystem, task_inputs, task_loss, task_metrics, task_target
+from .multitask import TASKS, MultiTaskSystem, PerTaskModels, task_inputs, task_loss, \
+    task_metrics, task_target
 
 def _patchify_shape(image_shape, patch):
     h, w, _ = image_shape
@@ -423,28 +424,11 @@ class UDeepSCModel(keras.Model):
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
-class TaskModels(keras.Model):
-    """T-DeepSC: one :class:`UDeepSCModel` per task, nothing shared; routes a batch by its task.
+class TaskModels(PerTaskModels):
+    """T-DeepSC: one :class:`UDeepSCModel` per task, nothing shared (:class:`~.multitask.PerTaskModels`)."""
 
-    Parameters: as :class:`UDeepSCModel`; each task gets a model of its own with the same options.
-    Input and output: as :class:`UDeepSCModel`.
-    """
-
-    def __init__(self, *, tasks, **options):
-        name = options.pop("name", None)
-        super().__init__(name=name)
-        self.task_specs = {k: dict(v) for k, v in tasks.items()}
-        # Registry specs, so that the config is JSON (each model rebuilds its own link).
-        for key in ("channel", "receiver"):
-            if hasattr(options.get(key), "spec"):
-                options[key] = options[key].spec
-        self.options = options
-        self.models = [UDeepSCModel(tasks={k: v}, name=f"tdeepsc_{k}", **options)
-                       for k, v in self.task_specs.items()]
-        self.task_names = list(self.task_specs)
-
-    def model_of(self, task):
-        return self.models[self.task_names.index(task)]
+    model_class = UDeepSCModel
+    name_prefix = "tdeepsc"
 
     def __setattr__(self, name, value):
         # phase / selection / noiseless reach every per-task model.
@@ -452,12 +436,6 @@ class TaskModels(keras.Model):
             for model in self.__dict__.get("models", []):
                 setattr(model, name, value)
         super().__setattr__(name, value)
-
-    def call(self, inputs, task, no=None, training=False):
-        return self.model_of(task)(inputs, task=task, no=no, training=training)
-
-    def get_config(self):
-        return {**super().get_config(), "tasks": self.task_specs, **self.options}
 
 
 # ------------------------------------------------------------------------------ systems
