@@ -23,6 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from linksim.errors import UserError  # noqa: E402
+from linksim.plot import SNR_AXIS  # noqa: E402
 from linksim.sim.results import read_metrics  # noqa: E402
 
 
@@ -69,9 +70,6 @@ def main():
              f"allowed: {', '.join(systems)}")
     table = losses(rows, args.reference)
     run = json.loads((args.results / "run.json").read_text())
-    axis = {"esno": "Es/N0", "ebno": "Eb/N0"}[run["snr_definition"]]
-    snr_text = {"esno": "Es/N0 per complex symbol", "ebno": "Eb/N0 per information bit"}[
-        run["snr_definition"]]
     with open(args.results / "normalized_loss.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["metric", "system", "snr_db", "normalized_loss", "ci_low", "ci_high",
@@ -96,7 +94,7 @@ def main():
                                          [b - a for a, b in zip(loss, hi)]],
                         marker="o", capsize=3, label=system, color=colours[system])
         ax.set_title(metric.replace("_", " "), fontsize=9)
-        ax.set_xlabel(f"{axis} [dB]")
+        ax.set_xlabel(SNR_AXIS[run["snr_definition"]])
         ax.set_ylabel("normalized loss")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
@@ -104,7 +102,7 @@ def main():
     handles = [plt.Line2D([], [], color=colours[s], marker="o", label=s) for s in systems]
     fig.legend(handles=handles, loc="lower right", fontsize=8)
     fig.suptitle(f"(reference - metric) / reference; reference: {args.reference}\n"
-                 f"{run['channel']}; {run['receiver']}; SNR: {snr_text}", fontsize=10)
+                 f"{run['channel']}; {run['receiver']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(args.results / "normalized_loss.png", dpi=110)
     for line in table:

@@ -474,6 +474,12 @@ def _read_easy_vqa(folder, split):
             "answer_names": np.array(answers)}
 
 
+def _easy_vqa_arrays(folder, split):
+    """The package's ``split`` parsed once (:func:`_read_easy_vqa`) and cached."""
+    paths = [folder / "answers.txt", folder / split / "questions.json"]
+    return _cached(f"easy_vqa-{split}", paths, lambda: _read_easy_vqa(folder, split))
+
+
 @register("dataset", "easy_vqa")
 def easy_vqa(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """easy-VQA: 64x64 colour shapes with questions and 13 one-word answers; offline VQAv2 stand-in.
@@ -492,8 +498,7 @@ def easy_vqa(*, split: Split = "test", limit: int | None = None, source: Source 
     folder = _easy_vqa_folder()
     if folder is None:
         raise _not_installed("easy_vqa", "pip install easy-vqa")
-    paths = [folder / "answers.txt", folder / split / "questions.json"]
-    arrays = _cached(f"easy_vqa-{split}", paths, lambda: _read_easy_vqa(folder, split))
+    arrays = _easy_vqa_arrays(folder, split)
     n = _count(len(arrays["questions"]), limit)
     x, _ = _images(arrays["images"][arrays["image_ids"][:n]], None, None)
     return Dataset(name="easy_vqa", modality="image", x=x, stands_in_for="vqav2",
@@ -962,8 +967,7 @@ def _easy_vqa_attributes(folder, split):
     color ...`` -> colour; ``is there a <shape / colour> ...`` answered yes -> that
     one. Returns images uint8 [M, 64, 64, 3], shape and colour int64 [M] (-1 unknown).
     """
-    arrays = _cached(f"easy_vqa-{split}", [folder / "answers.txt", folder / split / "questions.json"],
-                     lambda: _read_easy_vqa(folder, split))
+    arrays = _easy_vqa_arrays(folder, split)
     answers = [str(a) for a in arrays["answer_names"]]
     colours = [a for a in answers if a not in (*EASY_VQA_SHAPES, "yes", "no")]
     shape = np.full(len(arrays["images"]), -1, np.int64)
@@ -1005,7 +1009,8 @@ def _augment(images, rng):
 
 @register("dataset", "easy_vqa_reid")
 def easy_vqa_reid(*, split: ReidSplit = "test", limit: int | None = None,
-                  source: Source = "auto", train_views: int = 10, gallery_views: int = 2):
+                  source: Source = "auto", train_views: Annotated[int, Field(ge=2, le=64)] = 10,
+                  gallery_views: Annotated[int, Field(ge=1, le=64)] = 2):
     """easy-VQA images as a re-identification set with two attributes; offline VeRi-776 stand-in.
 
     Identity = one source image of the easy-vqa package (64x64, one coloured
@@ -1023,10 +1028,6 @@ def easy_vqa_reid(*, split: ReidSplit = "test", limit: int | None = None,
     limited like the query holds every query identity). Offline only.
     """
     _offline_only("easy_vqa_reid", source, "it ships in the easy-vqa package")
-    for name, views in (("train_views", train_views), ("gallery_views", gallery_views)):
-        if not (1 if name == "gallery_views" else 2) <= views <= 64:
-            raise ValueError(f"{name} must be in {1 if name == 'gallery_views' else 2}..64, "
-                             f"got {views}")
     folder = _easy_vqa_folder()
     if folder is None:
         raise _not_installed("easy_vqa_reid", "pip install easy-vqa")
