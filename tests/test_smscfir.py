@@ -150,7 +150,7 @@ def test_bad_veri_path_is_one_line_and_exit_2(tmp_path):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert "nowhere" in lines[0] and "image_train/" in lines[0]
-    assert not (tmp_path / "out" / "metrics.csv").exists()
+    assert not (tmp_path / "out").exists()  # nothing written, not even a checkpoint folder
 
 
 def test_list_shows_smscfir_and_its_keys():

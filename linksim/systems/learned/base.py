@@ -353,10 +353,12 @@ class LearnedSystem(System):
 
     def train(self, *, fresh=False, show_progress=True):
         """Train from scratch (``fresh``: discard checkpoint and backup) or resume; save."""
+        # Data first: a data set that is not installed stops here, before anything is written.
+        data = self._load("train")
+        self.test_data()
         if fresh and self.directory.exists():
             shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        data = self._load("train")
         model = self._new_model()
         provenance = {name: split.dataset.provenance for name, split in data.items()}
         if len(set(provenance.values())) == 1:
