@@ -4,7 +4,7 @@ import pytest
 
 from linksim import metrics, registry
 from linksim.scenario import Stop
-from linksim.sources.datasets import Dataset
+from linksim.sources.datasets import Dataset, holds
 from linksim.systems.context import Context
 from linksim.systems.capacity import CapacityBound
 from linksim.systems.conventional import ConventionalSystem
@@ -14,6 +14,7 @@ QPSK_HALF = {"code": {"name": "ldpc5g", "k": 392, "n": 784},
 HIGH_SNR_NO = 10 ** (-30 / 10)
 
 
+@holds("speech", "transcripts")
 def _clips(*, split: str = "test", limit: int | None = None):
     """Three 40 ms int16 tones (test only)."""
     t = np.arange(640) / 16000

@@ -197,3 +197,46 @@ def test_registry_schema():
         registry.build("dataset", {"name": "mnist", "split": "test", "shuffle": True}, key="data")
     with pytest.raises(ScenarioError, match="limit must be at least 1"):
         registry.build("dataset", {"name": "speech", "limit": 0}, key="data")
+
+
+# Every set installed on this machine (the others are checked where a fixture provides them:
+# test_vqav2.py, test_smscfir.py).
+OFFLINE = ["fashion_mnist", "mnist", "photo_patches", "photos", "easy_vqa", "rotten_tomatoes",
+           "sst2", "sentences", "speech", "easy_vqa_reid"]
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_loaded_set_is_what_its_factory_declares(name):
+    factory = registry.get("dataset", name, key="data").factory
+    factory.holds.check(registry.build("dataset", {"name": name, "limit": 2}, key="data"))
+
+
+def test_every_factory_declares_what_it_holds():
+    for entry in registry.entries("dataset"):
+        assert isinstance(entry.factory.holds, datasets.Holds), entry.name
+
+
+def test_codec_systems_build_without_reading_their_data(monkeypatch):
+    """validate reads no data: a capacity bound on CIFAR-10 (online only) builds offline, and
+    loads the set only when it first sends a sample."""
+    from linksim.scenario import Stop
+    from linksim.systems.context import Context
+
+    context = Context(channel=registry.build("channel", "awgn", key="channel"),
+                      receiver=registry.build("receiver", "perfect", key="receiver"),
+                      stop=Stop(max_blocks=4, batch_size=4), key="s")
+    loads = []  # calls of the CIFAR-10 loader, which fails like an offline machine
+    monkeypatch.setattr(datasets, "_keras_images", lambda *a, **k: loads.append(a) or 1 / 0)
+    for name, extra in (("capacity_bound", {}),
+                        ("conventional", {"mcs": {"code": {"name": "ldpc5g", "k": 64, "n": 128},
+                                                  "modulation": "qam"}})):
+        system = registry.build("system", {
+            "name": name, "codec": "jpeg", "channel_uses_per_sample": 256,
+            "dataset": {"name": "cifar10", "source": "online"}, **extra}, key="s",
+            context=context)
+        assert [m.name for m in system.metrics][:3] == ["psnr", "ssim", "accuracy"]
+        assert system.describe()["dataset"] == {"name": "cifar10", "source": "online"}
+    assert loads == []
+    with pytest.raises(ZeroDivisionError):
+        system.dataset  # first use: the loader runs
+    assert len(loads) == 1

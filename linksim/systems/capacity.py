@@ -18,8 +18,7 @@ from ..registry import Spec, register
 from ..totals import RateTotals
 from .base import Metric, System
 from .context import Context
-from .conventional import CodecTotals, channel_uses_for, fit, source_and_codec
-from .tasks import SourceTask
+from .conventional import CodecTotals, channel_uses_for, first_sample_uses, fit, source_task
 
 
 @register("system", "capacity_bound")
@@ -38,31 +37,37 @@ class CapacityBound(System):
                  accounting: Literal["payload", "with_headers"] = "payload",
                  classifier: bool = True, classifier_train_samples: int = 20000,
                  label: str | None = None, context: Context):
-        self.dataset, spec, self.codec, self.codec_name = source_and_codec(
+        self.task, self.codec, self.codec_name = source_task(
             dataset=dataset, source=context.source, codec=codec,
             channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
+            classifier=classifier, classifier_train_samples=classifier_train_samples,
             key=context.key)
         self.channel = context.channel
         self.channel_uses_per_sample = channel_uses_per_sample
         self.bandwidth_ratio = bandwidth_ratio
         self.accounting = accounting
         self.batch_size = context.stop.batch_size
-        self.task = SourceTask(self.dataset, dataset_spec=spec, classifier=classifier,
-                               classifier_train_samples=classifier_train_samples,
-                               key=context.key)
         self.metrics = self.task.metrics + (
             Metric("feasible_fraction", "feasible fraction (lowest codec quality fits)"),)
         super().__init__(label=label or f"{self.codec_name} at capacity (ideal code)")
+
+    @property
+    def dataset(self):
+        """The samples sent, loaded on first use (:attr:`SourceTask.dataset`)."""
+        return self.task.dataset
 
     def channel_uses(self, sample):
         return channel_uses_for(sample, channel_uses_per_sample=self.channel_uses_per_sample,
                                 bandwidth_ratio=self.bandwidth_ratio)
 
     def describe(self):
-        return {"codec": self.codec_name, "dataset": self.dataset.provenance,
+        return {"codec": self.codec_name,
+                "dataset": self.dataset.provenance if self.task.loaded else self.task.dataset_spec,
                 "channel_uses_per_sample": self.channel_uses_per_sample,
                 "bandwidth_ratio": self.bandwidth_ratio,
-                "channel_uses_first_sample": self.channel_uses(self.dataset.x[0]),
+                "channel_uses_first_sample": first_sample_uses(
+                    self.task, channel_uses_per_sample=self.channel_uses_per_sample,
+                    bandwidth_ratio=self.bandwidth_ratio),
                 "accounting": self.accounting,
                 "bits": "floor(sum over channel uses of log2(1 + |h|^2 Es/N0)), perfect CSI, "
                         "no pilots, error-free", **self.task.describe()}

@@ -21,6 +21,7 @@ with ``failure: mean``, a 24-bit CRC; the codec gets the rest
 an error in them makes the sample undecodable).
 """
 import dataclasses
+import functools
 from typing import Annotated, Literal
 
 import numpy as np
@@ -99,7 +100,15 @@ def channel_uses_for(sample, *, channel_uses_per_sample, bandwidth_ratio):
     return max(1, int(round(bandwidth_ratio * np.size(sample))))
 
 
-def check_resources(dataset, channel_uses_per_sample, bandwidth_ratio):
+def first_sample_uses(task, *, channel_uses_per_sample, bandwidth_ratio):
+    """Channel uses of ``task``'s first sample. ``bandwidth_ratio`` sizes them from the sample,
+    so it loads the data set (at build, so the checks see it); ``channel_uses_per_sample``
+    reads nothing."""
+    return channel_uses_per_sample or channel_uses_for(
+        task.dataset.x[0], channel_uses_per_sample=None, bandwidth_ratio=bandwidth_ratio)
+
+
+def check_resources(modality, channel_uses_per_sample, bandwidth_ratio):
     """One of the two keys, and ``bandwidth_ratio`` only where a sample has a dimension count."""
     if (channel_uses_per_sample is None) == (bandwidth_ratio is None):
         raise ScenarioError("channel_uses_per_sample", "give exactly one of "
@@ -109,7 +118,7 @@ def check_resources(dataset, channel_uses_per_sample, bandwidth_ratio):
     if bandwidth_ratio is not None:
         if bandwidth_ratio <= 0:
             raise ValueError(f"bandwidth_ratio must be > 0, got {bandwidth_ratio}")
-        if dataset.modality == "text":
+        if modality == "text":
             raise ScenarioError("bandwidth_ratio", "text has no fixed source dimension; give "
                                 "'channel_uses_per_sample'")
 
@@ -130,33 +139,33 @@ def fit(codec, sample, budget_bits, *, accounting):
     return encoded
 
 
-def load_dataset(spec, source, key):
-    """The system's ``dataset`` spec, else the scenario-level ``source``."""
-    where = f"{key}.dataset" if spec is not None else "source"
-    spec = spec if spec is not None else source
-    if spec is None:
+def source_task(*, dataset, source, codec, channel_uses_per_sample, bandwidth_ratio,
+                classifier, classifier_train_samples, key):
+    """(:class:`SourceTask` of the system's ``dataset`` spec, else the scenario's ``source``;
+    codec; codec name) of a codec-based system, resources and modalities checked. Reads no
+    data: the task loads its data set when first used."""
+    if dataset is None and source is None:
         raise ScenarioError(f"{key}.dataset", "no data set: give 'dataset' here or a "
                             "scenario-level 'source'")
-    return registry.build("dataset", spec, key=where), spec
-
-
-def source_and_codec(*, dataset, source, codec, channel_uses_per_sample, bandwidth_ratio, key):
-    """(data set, its spec, codec, codec name) of a codec-based system, resources checked."""
-    data, spec = load_dataset(dataset, source, key)
+    task = SourceTask(dataset_spec=dataset if dataset is not None else source, key=key,
+                      dataset_key=f"{key}.dataset" if dataset is not None else "source",
+                      classifier=classifier, classifier_train_samples=classifier_train_samples)
+    modality = task.holds.modality
     try:
-        check_resources(data, channel_uses_per_sample, bandwidth_ratio)
+        check_resources(modality, channel_uses_per_sample, bandwidth_ratio)
     except ScenarioError as err:
         err.key = f"{key}.{err.key}"
         raise
     name = codec if isinstance(codec, str) else codec["name"]
     built = registry.build("codec", codec, key=f"{key}.codec")
-    if built.modality != data.modality:
+    if built.modality != modality:
+        data = task.dataset_spec if isinstance(task.dataset_spec, str) else task.dataset_spec["name"]
         raise ScenarioError(f"{key}.codec", f"{name!r} encodes {built.modality}, but the data "
-                            f"set {data.name!r} holds {data.modality}; allowed codecs: "
+                            f"set {data!r} holds {modality}; allowed codecs: "
                             + ", ".join(n for n in registry.names("codec")
                                         if registry.get("codec", n, key="").factory.modality
-                                        == data.modality))
-    return data, spec, built, name
+                                        == modality))
+    return task, built, name
 
 
 @dataclasses.dataclass
@@ -228,10 +237,10 @@ class ConventionalSystem(System):
                  xla: bool = True, label: str | None = None,
                  context: Context):
         key = context.key
-        self.dataset, spec, self.codec, self.codec_name = source_and_codec(
+        self.task, self.codec, self.codec_name = source_task(
             dataset=dataset, source=context.source, codec=codec,
             channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
-            key=key)
+            classifier=classifier, classifier_train_samples=classifier_train_samples, key=key)
         mcs = MCSChoice.model_validate(mcs)
         specs = mcs.table or [MCSSpec(code=mcs.code, modulation=mcs.modulation)]
         self.mcs_table = [
@@ -249,35 +258,44 @@ class ConventionalSystem(System):
         self.failure = failure
         self.accounting = accounting
         self.batch_size = context.stop.batch_size
-        uses = self.channel_uses(self.dataset.x[0])
+        uses = self.uses_first_sample()
         if uses * self.batch_size > MAX_BATCH_CHANNEL_USES:
             resource = "channel_uses_per_sample" if channel_uses_per_sample else "bandwidth_ratio"
             raise ScenarioError(f"{key}.{resource}", f"{uses} channel uses per sample x "
                                 f"stop.batch_size {self.batch_size} exceed "
                                 f"{MAX_BATCH_CHANNEL_USES} per batch; lower one of them")
         self.seed = context.seed
-        self.dataset_spec = spec
-        self.task = SourceTask(self.dataset, dataset_spec=spec, classifier=classifier,
-                               classifier_train_samples=classifier_train_samples, key=key)
         self.metrics = self.task.metrics + (
             Metric("feasible_fraction", "feasible fraction (lowest codec quality fits)"),
             Metric("frame_error_rate", "frame error rate (feasible samples)", log=True))
         self._selected = {}
-        if self.select == "metric":
-            train_spec = {**({"name": spec} if isinstance(spec, str) else spec),
-                          "split": "train", "limit": self.calibration_frames}
-            calibration = registry.build("dataset", train_spec, key=f"{key}.dataset")
-            self._calibration_task = SourceTask(calibration, dataset_spec=spec, classifier=False,
-                                                key=key)
+        self.key = key
         mcs_text = (self.mcs_table[0].description if self.select == "fixed"
                     else f"best MCS ({self.select})")
         super().__init__(label=label or f"{self.codec_name} + {mcs_text}")
 
     # -- resources --------------------------------------------------------------------------
 
+    @property
+    def dataset(self):
+        """The samples sent, loaded on first use (:attr:`SourceTask.dataset`)."""
+        return self.task.dataset
+
     def channel_uses(self, sample):
         return channel_uses_for(sample, channel_uses_per_sample=self.channel_uses_per_sample,
                                 bandwidth_ratio=self.bandwidth_ratio)
+
+    def uses_first_sample(self):
+        return first_sample_uses(self.task, channel_uses_per_sample=self.channel_uses_per_sample,
+                                 bandwidth_ratio=self.bandwidth_ratio)
+
+    @functools.cached_property
+    def _calibration_task(self):
+        """``select: metric``: the first ``calibration_frames`` samples of the train split."""
+        spec = self.task.dataset_spec
+        return SourceTask(dataset_spec={**({"name": spec} if isinstance(spec, str) else spec),
+                                        "split": "train", "limit": self.calibration_frames},
+                          key=self.key, dataset_key=self.task.dataset_key, classifier=False)
 
     def overhead_bits(self, capacity_bits):
         """Link-layer bits per frame: length field in bytes, plus the CRC under ``failure: mean``."""
@@ -285,14 +303,15 @@ class ConventionalSystem(System):
         return length, length + (CRC_BITS if self.failure == "mean" else 0)
 
     def describe(self):
-        uses = self.channel_uses(self.dataset.x[0])
+        uses = self.uses_first_sample()
         table = []
         for m in self.mcs_table:
             count = m.codewords(uses)
             table.append({"mcs": m.description, "codewords_per_sample": count,
                           "information_bits_per_sample": count * m.code.k,
                           "channel_uses_used": m.link.symbols_per_frame(count)[1] if count else 0})
-        return {"codec": self.codec_name, "dataset": self.dataset.provenance,
+        return {"codec": self.codec_name,
+                "dataset": self.dataset.provenance if self.task.loaded else self.task.dataset_spec,
                 "channel_uses_per_sample": self.channel_uses_per_sample,
                 "bandwidth_ratio": self.bandwidth_ratio,
                 "channel_uses_first_sample": uses, "mcs_selection": self.select,
@@ -390,7 +409,7 @@ class ConventionalSystem(System):
             return self._selected[no]
         # Calibration draws its own channel realizations; restoring the generators keeps
         # the evaluated batch on the realizations every other system sees.
-        uses = self.channel_uses(self.dataset.x[0])
+        uses = self.uses_first_sample()
         scores = []
         with seeded(derive_seed(self.seed, f"{no:.9g}", "calibration")):
             for mcs in self.mcs_table:

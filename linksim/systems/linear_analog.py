@@ -354,7 +354,7 @@ class LinearAnalogSystem(System):
         if self.use_classifier and test.y is None:
             raise ScenarioError(f"{self.key}.classifier", f"{test.name!r} has no labels to "
                                 "score accuracy with; set classifier: false")
-        self.task = SourceTask(test, dataset_spec=self.dataset_spec,
+        self.task = SourceTask(dataset=test, dataset_spec=self.dataset_spec,
                                classifier=self.use_classifier,
                                classifier_train_samples=self.classifier_train_samples,
                                key=self.key)

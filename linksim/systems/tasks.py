@@ -8,6 +8,7 @@ sample it cannot decode. A modality without an entry is refused by name, never
 scored as another one. Scorers and their intervals: :mod:`linksim.scorers`.
 """
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -50,40 +51,72 @@ MODALITIES = {
 
 
 class SourceTask:
-    """The scorers of ``dataset``'s modality, applied to received samples.
+    """The scorers of a data set's modality, applied to received samples.
+
+    The data set is loaded when first needed (:attr:`dataset`): its factory's
+    declaration (:class:`~linksim.sources.datasets.Holds`) already says which
+    scorers apply, so building a system and ``linksim validate`` read no data.
 
     Parameters
     ----------
-    dataset : linksim.sources.datasets.Dataset
-        The samples sent; the scorers' references come from its fields.
     dataset_spec : str | dict
-        Its registry spec (the accuracy scorer's classifier trains on its train split).
+        Registry spec of the samples sent (the accuracy scorer's classifier trains on
+        its train split).
+    key : str
+        The system's key path, for errors.
+    dataset_key : str
+        Key path of ``dataset_spec`` (``<key>.dataset`` or the scenario's ``source``).
     classifier : bool
         Score classification accuracy of received images (where the set has labels).
     classifier_train_samples : int | None
         Training images of that classifier (with ``classifier``).
-    key : str
-        The system's key path, for errors.
+    dataset : linksim.sources.datasets.Dataset | None
+        The samples sent, where the caller has loaded them already.
     """
 
-    def __init__(self, dataset, *, dataset_spec, classifier, classifier_train_samples=None,
-                 key):
-        modality = MODALITIES.get(dataset.modality)
+    def __init__(self, *, dataset_spec, key, dataset_key=None, classifier,
+                 classifier_train_samples=None, dataset=None):
+        self.dataset_key = dataset_key or f"{key}.dataset"
+        name = dataset_spec if isinstance(dataset_spec, str) else dataset_spec["name"]
+        factory = registry.get("dataset", name, key=f"{self.dataset_key}.name").factory
+        if not hasattr(factory, "holds"):
+            raise TypeError(f"data set factory {name!r} must declare what it returns: "
+                            "decorate it with linksim.sources.datasets.holds")
+        self.holds = factory.holds
+        modality = MODALITIES.get(self.holds.modality)
         if modality is None:
-            raise ScenarioError(f"{key}.dataset", f"{dataset.name!r} holds {dataset.modality}, "
+            raise ScenarioError(self.dataset_key, f"{name!r} holds {self.holds.modality}, "
                                 "which no scorer set covers; allowed modalities: "
                                 + ", ".join(MODALITIES))
-        self.dataset = dataset
         self.dataset_spec = dataset_spec
         self.modality = modality
+        self._dataset = dataset
         options = {"accuracy": {"classifier_train_samples": classifier_train_samples}}
+        present = {"x", *self.holds.attributes}
         self.scorers = {
             name: (registry.build("scorer", {"name": name, **options.get(name, {})},
                                   key=f"{key}.scorers.{name}"), field)
             for name, field in modality.scorers
-            if getattr(dataset, field) is not None and (name != "accuracy" or classifier)}
+            if field in present and (name != "accuracy" or classifier)}
         self.metrics = tuple(m for scorer, _ in self.scorers.values() for m in scorer.metrics)
-        self.substitute = modality.substitutes(dataset)
+
+    @property
+    def loaded(self):
+        return self._dataset is not None
+
+    @property
+    def dataset(self):
+        """The samples sent (:class:`~linksim.sources.datasets.Dataset`), loaded on first use."""
+        if self._dataset is None:
+            dataset = registry.build("dataset", self.dataset_spec, key=self.dataset_key)
+            self.holds.check(dataset)
+            self._dataset = dataset
+        return self._dataset
+
+    @functools.cached_property
+    def substitute(self):
+        """The receiver's output for an infeasible or undecodable sample: index -> sample."""
+        return self.modality.substitutes(self.dataset)
 
     @property
     def primary(self):
@@ -92,7 +125,7 @@ class SourceTask:
             scorer = self.scorers.get(name, (None,))[0]
             if scorer is not None and scorer.metrics:
                 return scorer.metrics[0].name, 1.0 if scorer.higher_is_better else -1.0
-        raise ValueError(f"no scorer of {self.dataset.name!r} can rank MCSs")
+        raise ValueError(f"no scorer of {self.holds.modality} data can rank MCSs")
 
     def prepare(self, *, show_progress=True):
         for scorer, _ in self.scorers.values():

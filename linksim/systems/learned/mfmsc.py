@@ -73,7 +73,7 @@ from .layers.air import ChannelLayer
 from .layers.embeddings import TokenEmbedding
 from .layers.transformer import TaskTokens, TransformerEncoderLayer
 from .multitask import TASKS, MultiTaskSystem, PerTaskModels, task_inputs, task_loss, \
-    task_metrics, task_target
+    task_metrics, task_pairs, task_target
 
 #: Table I's bytes per complex channel use: its real and imaginary parts as two float32.
 #: With it the paper's 0.128 KB for one fused vector is 16 channel uses, and 6.400 KB
@@ -491,8 +491,7 @@ class MFMSC(MultiTaskSystem):
 
     def fit(self, model, data, *, show_progress):
         """Algorithm 1: a random task per step, each task with its own Adam optimizer."""
-        pairs = {name: ({k: split.inputs[k] for k in task_inputs(name)},
-                        split.inputs[task_target(name)]) for name, split in data.items()}
+        pairs = task_pairs(data)
         self.reseed()
         train_lib.fit_tasks(model, pairs, loss=self._loss(model), directory=self.directory,
                             training=self.training, seed=self.seed, curve=self.curve,

@@ -59,6 +59,13 @@ def task_target(name):
             "vqa": "answer"}[name]
 
 
+def task_pairs(data):
+    """{task: (inputs {name: array}, target array)}: what ``train.fit_tasks`` trains on, from
+    the splits {task: split} of :meth:`LearnedSystem.test_data` or the training data."""
+    return {name: ({k: split.inputs[k] for k in task_inputs(name)},
+                   split.inputs[task_target(name)]) for name, split in data.items()}
+
+
 def task_metrics(name):
     """The result columns of task ``name``: its scores, then its channel uses per sample."""
     words = name.replace("_", " ")

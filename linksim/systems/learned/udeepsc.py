@@ -97,7 +97,7 @@ from .layers.selection import FeatureSelection
 from .layers.transformer import TaskQueries, TaskTokens, TransformerDecoderLayer, \
     TransformerEncoderLayer
 from .multitask import TASKS, MultiTaskSystem, PerTaskModels, task_inputs, task_loss, \
-    task_metrics, task_target
+    task_metrics, task_pairs, task_target
 
 def _patchify_shape(image_shape, patch):
     h, w, _ = image_shape
@@ -565,8 +565,7 @@ class UDeepSC(MultiTaskSystem):
 
     def fit(self, model, data, *, show_progress):
         """Algorithm 1: phase 1 (analog, no codebook, ratio net frozen), then phase 2 (all)."""
-        pairs = {name: ({k: split.inputs[k] for k in task_inputs(name)},
-                        split.inputs[task_target(name)]) for name, split in data.items()}
+        pairs = task_pairs(data)
         phase1 = self.directory / "phase1.weights.h5"
         common = dict(loss=self._loss(model), seed=self.seed, show_progress=show_progress)
         if self.phase1_epochs and not phase1.exists():
