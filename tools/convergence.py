@@ -67,7 +67,9 @@ def rows(directory):
                 verdict = "plateau"
             else:
                 verdict = "still improving" if gain is not None else "no curve"
-            yield (directory.relative_to(ROOT / "results").as_posix(), system["label"],
+            shown = (directory.relative_to(ROOT / "results").as_posix()
+                     if directory.is_relative_to(ROOT / "results") else str(directory))
+            yield (shown, system["label"],
                    stage or "", record["stopped"],
                    f"{record['epochs_run']}/{record['max_epochs']}", record["best_epoch"],
                    "-" if gain is None else f"{100 * gain:.1f}%", verdict)
