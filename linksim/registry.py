@@ -408,7 +408,8 @@ def validated(model, data, key=""):
         raise format_validation_error(err, key, model) from None
 
 
-def _as_spec(spec, kind, key):
+def as_spec(spec, kind, key):
+    """``spec`` (a name or ``{name: ..., **options}``) as a mapping with a ``name`` key."""
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, dict):
@@ -430,7 +431,7 @@ def check(kind, spec, *, key="", context=()):
 
     Only the component's source is read (no import); returns ``(entry, options)``.
     """
-    spec = _as_spec(spec, kind, key)
+    spec = as_spec(spec, kind, key)
     entry = get(kind, spec["name"], key=_join(key, "name"))
     options = {k: v for k, v in spec.items() if k != "name"}
     model = entry.options_model(tuple(context))

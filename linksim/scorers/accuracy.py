@@ -59,8 +59,7 @@ class Accuracy(Scorer):
         if self._path.exists():
             self.classifier = keras.models.load_model(self._path)
         else:
-            train_spec = {**({"name": dataset_spec} if isinstance(dataset_spec, str)
-                             else dataset_spec),
+            train_spec = {**registry.as_spec(dataset_spec, "dataset", "classifier"),
                           "split": "train", "limit": self.classifier_train_samples}
             train = registry.build("dataset", train_spec, key="classifier")
             with seeded(seed, keras=True):

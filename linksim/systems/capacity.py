@@ -62,7 +62,7 @@ class CapacityBound(System):
 
     def describe(self):
         return {"codec": self.codec_name,
-                "dataset": self.dataset.provenance if self.task.loaded else self.task.dataset_spec,
+                "dataset": self.task.description,
                 "channel_uses_per_sample": self.channel_uses_per_sample,
                 "bandwidth_ratio": self.bandwidth_ratio,
                 "channel_uses_first_sample": first_sample_uses(

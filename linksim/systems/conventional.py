@@ -159,9 +159,8 @@ def source_task(*, dataset, source, codec, channel_uses_per_sample, bandwidth_ra
     name = codec if isinstance(codec, str) else codec["name"]
     built = registry.build("codec", codec, key=f"{key}.codec")
     if built.modality != modality:
-        data = task.dataset_spec if isinstance(task.dataset_spec, str) else task.dataset_spec["name"]
         raise ScenarioError(f"{key}.codec", f"{name!r} encodes {built.modality}, but the data "
-                            f"set {data!r} holds {modality}; allowed codecs: "
+                            f"set {task.dataset_spec['name']!r} holds {modality}; allowed codecs: "
                             + ", ".join(n for n in registry.names("codec")
                                         if registry.get("codec", n, key="").factory.modality
                                         == modality))
@@ -292,9 +291,8 @@ class ConventionalSystem(System):
     @functools.cached_property
     def _calibration_task(self):
         """``select: metric``: the first ``calibration_frames`` samples of the train split."""
-        spec = self.task.dataset_spec
-        return SourceTask(dataset_spec={**({"name": spec} if isinstance(spec, str) else spec),
-                                        "split": "train", "limit": self.calibration_frames},
+        return SourceTask(dataset_spec={**self.task.dataset_spec, "split": "train",
+                                        "limit": self.calibration_frames},
                           key=self.key, dataset_key=self.task.dataset_key, classifier=False)
 
     def overhead_bits(self, capacity_bits):
@@ -311,7 +309,7 @@ class ConventionalSystem(System):
                           "information_bits_per_sample": count * m.code.k,
                           "channel_uses_used": m.link.symbols_per_frame(count)[1] if count else 0})
         return {"codec": self.codec_name,
-                "dataset": self.dataset.provenance if self.task.loaded else self.task.dataset_spec,
+                "dataset": self.task.description,
                 "channel_uses_per_sample": self.channel_uses_per_sample,
                 "bandwidth_ratio": self.bandwidth_ratio,
                 "channel_uses_first_sample": uses, "mcs_selection": self.select,

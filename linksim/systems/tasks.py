@@ -61,7 +61,7 @@ class SourceTask:
     ----------
     dataset_spec : str | dict
         Registry spec of the samples sent (the accuracy scorer's classifier trains on
-        its train split).
+        its train split); kept as a mapping (:attr:`dataset_spec`).
     key : str
         The system's key path, for errors.
     dataset_key : str
@@ -77,7 +77,8 @@ class SourceTask:
     def __init__(self, *, dataset_spec, key, dataset_key=None, classifier,
                  classifier_train_samples=None, dataset=None):
         self.dataset_key = dataset_key or f"{key}.dataset"
-        name = dataset_spec if isinstance(dataset_spec, str) else dataset_spec["name"]
+        dataset_spec = registry.as_spec(dataset_spec, "dataset", self.dataset_key)
+        name = dataset_spec["name"]
         factory = registry.get("dataset", name, key=f"{self.dataset_key}.name").factory
         if not hasattr(factory, "holds"):
             raise TypeError(f"data set factory {name!r} must declare what it returns: "
@@ -112,6 +113,11 @@ class SourceTask:
             self.holds.check(dataset)
             self._dataset = dataset
         return self._dataset
+
+    @property
+    def description(self):
+        """For ``describe()``: the loaded set's provenance, else (not loaded yet) its spec."""
+        return self._dataset.provenance if self.loaded else self.dataset_spec
 
     @functools.cached_property
     def substitute(self):
