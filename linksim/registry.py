@@ -237,6 +237,43 @@ class Entry:
         importlib.import_module(self.module)
         return _LOADED[self.kind, self.name]
 
+    def decorator_arguments(self, decorator):
+        """The constant positional arguments of the factory's ``@decorator(...)``, read from
+        the source (``@holds("image", "y")`` -> ``("image", "y")``), else None."""
+        for node in self.node.decorator_list:
+            func = getattr(node, "func", None)
+            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if called == decorator:
+                return tuple(ast.literal_eval(a) for a in node.args)
+        return None
+
+    def class_constant(self, attribute):
+        """A class factory's ``attribute = <literal>``, from its body or, failing that, its
+        base classes' in the package (read from the source, like everything here), else None."""
+        return _class_constant(self.module, self.node, attribute)
+
+
+def _class_constant(module_name, node, attribute):
+    if not isinstance(node, ast.ClassDef):
+        return None
+    for statement in node.body:
+        if isinstance(statement, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == attribute for t in statement.targets):
+            return ast.literal_eval(statement.value)
+    module = _module(module_name)
+    for base in node.bases:
+        if not isinstance(base, ast.Name):
+            continue
+        where, name = (module.imports.get(base.id) or (module_name, base.id))
+        if where is None or not where.startswith("linksim"):
+            continue
+        found = next((n for n in _module(where).tree.body
+                      if isinstance(n, ast.ClassDef) and n.name == name), None)
+        value = _class_constant(where, found, attribute)
+        if value is not None:
+            return value
+    return None
+
 
 def entry_of(kind, name, factory):
     """An :class:`Entry` for a factory defined outside the package (tests, notebooks).

@@ -25,6 +25,7 @@ import yaml
 from . import registry
 from .errors import ScenarioError, UserError
 from .sim.results import POINT_KEYS
+from .sources.declared import check_codec_source
 from .systems.context import Context
 from .systems.options import TrainingOption
 
@@ -236,6 +237,29 @@ class Scenario(pydantic.BaseModel):
     train: TrainingOption | None = None
     plot: Plot = Plot()
     _results_dir: pathlib.Path | None = pydantic.PrivateAttr(None)
+
+    @pydantic.model_validator(mode="after")
+    def _codecs_fit_their_data(self):
+        """A codec system's codec encodes what its data set holds, from the declarations
+        (no data read, no TensorFlow)."""
+        for i, spec in enumerate(self.systems or []):
+            name = spec.get("name") if isinstance(spec, dict) else None
+            entry = registry.known("system").get(name) if isinstance(name, str) else None
+            if entry is None or not entry.declares("codec") or "codec" not in spec:
+                continue
+            dataset = spec.get("dataset")
+            if dataset is None and self.source is None:
+                continue  # the system's build names the missing data set
+            try:
+                check_codec_source(
+                    codec=spec["codec"], dataset=dataset if dataset is not None else self.source,
+                    key=f"systems[{i}]",
+                    dataset_key=f"systems[{i}].dataset" if dataset is not None else "source",
+                    channel_uses_per_sample=spec.get("channel_uses_per_sample"),
+                    bandwidth_ratio=spec.get("bandwidth_ratio"))
+            except ScenarioError as err:
+                raise registry.nested_error(err) from None
+        return self
 
     def system_specs(self):
         """The ``systems`` list; a top-level ``link`` is shorthand for one link system."""

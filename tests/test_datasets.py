@@ -4,7 +4,7 @@ import pytest
 
 from linksim import registry
 from linksim.errors import ScenarioError, UserError
-from linksim.sources import datasets
+from linksim.sources import datasets, declared
 
 NAMES = ("cifar10", "fashion_mnist", "mnist", "photo_patches", "photos",
          "rotten_tomatoes", "sentences", "speech", "sst2")
@@ -214,6 +214,15 @@ def test_loaded_set_is_what_its_factory_declares(name):
 def test_every_factory_declares_what_it_holds():
     for entry in registry.entries("dataset"):
         assert isinstance(entry.factory.holds, datasets.Holds), entry.name
+
+
+def test_declarations_read_from_source_are_the_imported_ones():
+    """The schema pass checks codec/data pairings from the source; it must see what the
+    imported factories and codec classes say."""
+    for entry in registry.entries("dataset"):
+        assert declared.dataset_holds(entry.name) == entry.factory.holds, entry.name
+    for entry in registry.entries("codec"):
+        assert declared.codec_modality(entry.name) == entry.factory.modality, entry.name
 
 
 def test_codec_systems_build_without_reading_their_data(monkeypatch):

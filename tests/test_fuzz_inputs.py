@@ -273,10 +273,21 @@ def _cases():
     add("batch-too-large", dump(with_change(with_change(LINK, "link.codewords_per_frame", 100000),
                                             "stop.batch_size", 1000)),
         "link.codewords_per_frame", needs_build=True)
+    # Codec/data pairings are read from the declarations, in the schema pass.
     add("speech-codec-on-images", dump(with_change(CONVENTIONAL, "systems.0.codec", "pcm16")),
-        "systems[0].codec", needs_build=True)
+        "systems[0].codec")
     add("text-codec-on-images", dump(with_change(CONVENTIONAL, "systems.0.codec", "utf8")),
-        "systems[0].codec", needs_build=True)
+        "systems[0].codec")
+    text_source = with_change(CONVENTIONAL, "source", {"name": "sentences", "limit": 4})
+    add("image-codec-on-text", dump(text_source), "systems[0].codec")
+    add("bandwidth-ratio-on-text", dump(with_change(text_source, "systems.0.codec", "utf8")),
+        "systems[0].bandwidth_ratio")
+    add("both-channel-use-keys", dump(with_change(CONVENTIONAL,
+                                                  "systems.0.channel_uses_per_sample", 100)),
+        "systems[0].channel_uses_per_sample")
+    add("codec-on-own-dataset", dump(with_change(with_change(
+        CONVENTIONAL, "systems.0.dataset", {"name": "speech"}), "source", ...)),
+        "systems[0].codec")
     add("test-offset-past-data", dump(with_change(LEARNED, "systems.0.test_offset", 20000)),
         "systems[0].test_offset", needs_build=True)
     add("plot-x-no-fact", dump(with_change(LINK, "plot", {"x": "nope"})), "plot.x",
@@ -377,6 +388,9 @@ def test_schema_pass_needs_no_tensorflow():
      "source.nam: unknown key (did you mean 'name'?)"),
     (dump({**CONVENTIONAL, "source": {"name": "fashion_mnist", "limt": 4}}), (), "validate",
      "source.limt: unknown key (did you mean 'limit'?); allowed keys: split, limit"),
+    (dump(with_change(CONVENTIONAL, "source", {"name": "sentences"})), (), "run",
+     "systems[0].codec: 'jpeg' encodes image, but the data set 'sentences' holds text; "
+     "allowed codecs: utf8"),
 ])
 def test_cli_subprocess_one_line_exit_2(tmp_path, content, args, command, needle):
     path = tmp_path / "bad.yaml"

@@ -34,6 +34,7 @@ from ..errors import ScenarioError
 from ..phy.link import DigitalLink
 from ..registry import Spec, register
 from ..seeding import derive_seed, seeded
+from ..sources.declared import check_codec_source
 from ..totals import RateTotals, SampleTotals
 from .base import Metric, System
 from .context import Context
@@ -108,21 +109,6 @@ def first_sample_uses(task, *, channel_uses_per_sample, bandwidth_ratio):
         task.dataset.x[0], channel_uses_per_sample=None, bandwidth_ratio=bandwidth_ratio)
 
 
-def check_resources(modality, channel_uses_per_sample, bandwidth_ratio):
-    """One of the two keys, and ``bandwidth_ratio`` only where a sample has a dimension count."""
-    if (channel_uses_per_sample is None) == (bandwidth_ratio is None):
-        raise ScenarioError("channel_uses_per_sample", "give exactly one of "
-                            "'channel_uses_per_sample' and 'bandwidth_ratio'")
-    if channel_uses_per_sample is not None and channel_uses_per_sample < 1:
-        raise ValueError(f"channel_uses_per_sample must be >= 1, got {channel_uses_per_sample}")
-    if bandwidth_ratio is not None:
-        if bandwidth_ratio <= 0:
-            raise ValueError(f"bandwidth_ratio must be > 0, got {bandwidth_ratio}")
-        if modality == "text":
-            raise ScenarioError("bandwidth_ratio", "text has no fixed source dimension; give "
-                                "'channel_uses_per_sample'")
-
-
 def fit(codec, sample, budget_bits, *, accounting):
     """Best-quality encoding of ``sample`` within ``budget_bits``, or None if none fits.
 
@@ -150,20 +136,12 @@ def source_task(*, dataset, source, codec, channel_uses_per_sample, bandwidth_ra
     task = SourceTask(dataset_spec=dataset if dataset is not None else source, key=key,
                       dataset_key=f"{key}.dataset" if dataset is not None else "source",
                       classifier=classifier, classifier_train_samples=classifier_train_samples)
-    modality = task.holds.modality
-    try:
-        check_resources(modality, channel_uses_per_sample, bandwidth_ratio)
-    except ScenarioError as err:
-        err.key = f"{key}.{err.key}"
-        raise
-    name = codec if isinstance(codec, str) else codec["name"]
+    check_codec_source(codec=codec, dataset=task.dataset_spec, key=key,
+                       dataset_key=task.dataset_key,
+                       channel_uses_per_sample=channel_uses_per_sample,
+                       bandwidth_ratio=bandwidth_ratio)
     built = registry.build("codec", codec, key=f"{key}.codec")
-    if built.modality != modality:
-        raise ScenarioError(f"{key}.codec", f"{name!r} encodes {built.modality}, but the data "
-                            f"set {task.dataset_spec['name']!r} holds {modality}; allowed codecs: "
-                            + ", ".join(n for n in registry.names("codec")
-                                        if registry.get("codec", n, key="").factory.modality
-                                        == modality))
+    name = registry.as_spec(codec, "codec", f"{key}.codec")["name"]
     return task, built, name
 
 
