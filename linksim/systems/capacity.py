@@ -16,13 +16,13 @@ from pydantic import Field
 
 from ..registry import Spec, register
 from ..totals import RateTotals
-from .base import Metric, System
+from .base import Metric
 from .context import Context
-from .conventional import CodecTotals, channel_uses_for, first_sample_uses, fit, source_task
+from .conventional import CodecSystem, CodecTotals, fit
 
 
 @register("system", "capacity_bound")
-class CapacityBound(System):
+class CapacityBound(CodecSystem):
     """Codec at its best quality within channel_uses * log2(1 + |h|^2 SNR) bits, delivered error-free.
 
     Keys as for ``conventional`` without ``mcs`` and ``failure``: samples whose
@@ -37,43 +37,20 @@ class CapacityBound(System):
                  accounting: Literal["payload", "with_headers"] = "payload",
                  classifier: bool = True, classifier_train_samples: int = 20000,
                  label: str | None = None, context: Context):
-        self.task, self.codec, self.codec_name = source_task(
-            dataset=dataset, source=context.source, codec=codec,
-            channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
-            classifier=classifier, classifier_train_samples=classifier_train_samples,
-            key=context.key)
+        self._use_source(codec=codec, dataset=dataset,
+                         channel_uses_per_sample=channel_uses_per_sample,
+                         bandwidth_ratio=bandwidth_ratio, accounting=accounting,
+                         classifier=classifier, classifier_train_samples=classifier_train_samples,
+                         context=context)
         self.channel = context.channel
-        self.channel_uses_per_sample = channel_uses_per_sample
-        self.bandwidth_ratio = bandwidth_ratio
-        self.accounting = accounting
-        self.batch_size = context.stop.batch_size
         self.metrics = self.task.metrics + (
             Metric("feasible_fraction", "feasible fraction (lowest codec quality fits)"),)
         super().__init__(label=label or f"{self.codec_name} at capacity (ideal code)")
 
-    @property
-    def dataset(self):
-        """The samples sent, loaded on first use (:attr:`SourceTask.dataset`)."""
-        return self.task.dataset
-
-    def channel_uses(self, sample):
-        return channel_uses_for(sample, channel_uses_per_sample=self.channel_uses_per_sample,
-                                bandwidth_ratio=self.bandwidth_ratio)
-
     def describe(self):
-        return {"codec": self.codec_name,
-                "dataset": self.task.description,
-                "channel_uses_per_sample": self.channel_uses_per_sample,
-                "bandwidth_ratio": self.bandwidth_ratio,
-                "channel_uses_first_sample": first_sample_uses(
-                    self.task, channel_uses_per_sample=self.channel_uses_per_sample,
-                    bandwidth_ratio=self.bandwidth_ratio),
-                "accounting": self.accounting,
+        return {**self.source_facts(), "accounting": self.accounting,
                 "bits": "floor(sum over channel uses of log2(1 + |h|^2 Es/N0)), perfect CSI, "
                         "no pilots, error-free", **self.task.describe()}
-
-    def prepare(self, *, show_progress=True):
-        self.task.prepare(show_progress=show_progress)
 
     def capacity_bits(self, uses, no):
         """Bits per sample [batch], int, for channel uses per sample ``uses`` [batch] and N0."""

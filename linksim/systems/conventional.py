@@ -94,21 +94,6 @@ class MCS:
         return y.numpy().astype(np.uint8)
 
 
-def channel_uses_for(sample, *, channel_uses_per_sample, bandwidth_ratio):
-    """Channel uses (complex symbols, pilots included) granted to one sample."""
-    if channel_uses_per_sample is not None:
-        return channel_uses_per_sample
-    return max(1, int(round(bandwidth_ratio * np.size(sample))))
-
-
-def first_sample_uses(task, *, channel_uses_per_sample, bandwidth_ratio):
-    """Channel uses of ``task``'s first sample. ``bandwidth_ratio`` sizes them from the sample,
-    so it loads the data set (at build, so the checks see it); ``channel_uses_per_sample``
-    reads nothing."""
-    return channel_uses_per_sample or channel_uses_for(
-        task.dataset.x[0], channel_uses_per_sample=None, bandwidth_ratio=bandwidth_ratio)
-
-
 def fit(codec, sample, budget_bits, *, accounting):
     """Best-quality encoding of ``sample`` within ``budget_bits``, or None if none fits.
 
@@ -125,24 +110,61 @@ def fit(codec, sample, budget_bits, *, accounting):
     return encoded
 
 
-def source_task(*, dataset, source, codec, channel_uses_per_sample, bandwidth_ratio,
-                classifier, classifier_train_samples, key):
-    """(:class:`SourceTask` of the system's ``dataset`` spec, else the scenario's ``source``;
-    codec; codec name) of a codec-based system, resources and modalities checked. Reads no
-    data: the task loads its data set when first used."""
-    if dataset is None and source is None:
-        raise ScenarioError(f"{key}.dataset", "no data set: give 'dataset' here or a "
-                            "scenario-level 'source'")
-    task = SourceTask(dataset_spec=dataset if dataset is not None else source, key=key,
-                      dataset_key=f"{key}.dataset" if dataset is not None else "source",
-                      classifier=classifier, classifier_train_samples=classifier_train_samples)
-    check_codec_source(codec=codec, dataset=task.dataset_spec, key=key,
-                       dataset_key=task.dataset_key,
-                       channel_uses_per_sample=channel_uses_per_sample,
-                       bandwidth_ratio=bandwidth_ratio)
-    built = registry.build("codec", codec, key=f"{key}.codec")
-    name = registry.as_spec(codec, "codec", f"{key}.codec")["name"]
-    return task, built, name
+class CodecSystem(System):
+    """What the codec systems (``conventional``, ``capacity_bound``) share: a codec sending the
+    samples of a :class:`SourceTask`, each granted ``channel_uses_per_sample`` complex channel
+    uses or ``bandwidth_ratio`` x its dimensions."""
+
+    def _use_source(self, *, codec, dataset, channel_uses_per_sample, bandwidth_ratio,
+                    accounting, classifier, classifier_train_samples, context):
+        """Set the :class:`SourceTask` of the system's ``dataset`` spec, else the scenario's
+        ``source``, and the codec, pairing and resources checked. Reads no data: the task
+        loads its data set when first used."""
+        key = context.key
+        if dataset is None and context.source is None:
+            raise ScenarioError(f"{key}.dataset", "no data set: give 'dataset' here or a "
+                                "scenario-level 'source'")
+        self.task = SourceTask(
+            dataset_spec=dataset if dataset is not None else context.source, key=key,
+            dataset_key=f"{key}.dataset" if dataset is not None else "source",
+            classifier=classifier, classifier_train_samples=classifier_train_samples)
+        check_codec_source(codec=codec, dataset=self.task.dataset_spec, key=key,
+                           dataset_key=self.task.dataset_key,
+                           channel_uses_per_sample=channel_uses_per_sample,
+                           bandwidth_ratio=bandwidth_ratio)
+        self.codec = registry.build("codec", codec, key=f"{key}.codec")
+        self.codec_name = registry.as_spec(codec, "codec", f"{key}.codec")["name"]
+        self.channel_uses_per_sample = channel_uses_per_sample
+        self.bandwidth_ratio = bandwidth_ratio
+        self.accounting = accounting
+        self.batch_size = context.stop.batch_size
+
+    @property
+    def dataset(self):
+        """The samples sent, loaded on first use (:attr:`SourceTask.dataset`)."""
+        return self.task.dataset
+
+    def channel_uses(self, sample):
+        """Channel uses (complex symbols, pilots included) granted to ``sample``."""
+        if self.channel_uses_per_sample is not None:
+            return self.channel_uses_per_sample
+        return max(1, int(round(self.bandwidth_ratio * np.size(sample))))
+
+    def uses_first_sample(self):
+        """Channel uses of the first sample. ``bandwidth_ratio`` sizes them from the sample, so
+        it loads the data set (at build, so the checks see it); ``channel_uses_per_sample``
+        reads nothing."""
+        return self.channel_uses_per_sample or self.channel_uses(self.dataset.x[0])
+
+    def source_facts(self):
+        """The facts every codec system records in run.json, first."""
+        return {"codec": self.codec_name, "dataset": self.task.description,
+                "channel_uses_per_sample": self.channel_uses_per_sample,
+                "bandwidth_ratio": self.bandwidth_ratio,
+                "channel_uses_first_sample": self.uses_first_sample()}
+
+    def prepare(self, *, show_progress=True):
+        self.task.prepare(show_progress=show_progress)
 
 
 @dataclasses.dataclass
@@ -183,7 +205,7 @@ def _value(bits):
 
 
 @register("system", "conventional")
-class ConventionalSystem(System):
+class ConventionalSystem(CodecSystem):
     """Source codec + 5G LDPC / Turbo + QAM per sample, fixed or SNR-selected MCS, equal channel uses.
 
     Keys: ``dataset`` (defaults to the scenario's ``source``), ``codec``,
@@ -214,10 +236,11 @@ class ConventionalSystem(System):
                  xla: bool = True, label: str | None = None,
                  context: Context):
         key = context.key
-        self.task, self.codec, self.codec_name = source_task(
-            dataset=dataset, source=context.source, codec=codec,
-            channel_uses_per_sample=channel_uses_per_sample, bandwidth_ratio=bandwidth_ratio,
-            classifier=classifier, classifier_train_samples=classifier_train_samples, key=key)
+        self._use_source(codec=codec, dataset=dataset,
+                         channel_uses_per_sample=channel_uses_per_sample,
+                         bandwidth_ratio=bandwidth_ratio, accounting=accounting,
+                         classifier=classifier, classifier_train_samples=classifier_train_samples,
+                         context=context)
         mcs = MCSChoice.model_validate(mcs)
         specs = mcs.table or [MCSSpec(code=mcs.code, modulation=mcs.modulation)]
         self.mcs_table = [
@@ -230,11 +253,7 @@ class ConventionalSystem(System):
         self.select = mcs.select if mcs.table else "fixed"
         self.bler_target = mcs.bler_target
         self.calibration_frames = mcs.calibration_frames
-        self.channel_uses_per_sample = channel_uses_per_sample
-        self.bandwidth_ratio = bandwidth_ratio
         self.failure = failure
-        self.accounting = accounting
-        self.batch_size = context.stop.batch_size
         uses = self.uses_first_sample()
         if uses * self.batch_size > MAX_BATCH_CHANNEL_USES:
             resource = "channel_uses_per_sample" if channel_uses_per_sample else "bandwidth_ratio"
@@ -252,19 +271,6 @@ class ConventionalSystem(System):
         super().__init__(label=label or f"{self.codec_name} + {mcs_text}")
 
     # -- resources --------------------------------------------------------------------------
-
-    @property
-    def dataset(self):
-        """The samples sent, loaded on first use (:attr:`SourceTask.dataset`)."""
-        return self.task.dataset
-
-    def channel_uses(self, sample):
-        return channel_uses_for(sample, channel_uses_per_sample=self.channel_uses_per_sample,
-                                bandwidth_ratio=self.bandwidth_ratio)
-
-    def uses_first_sample(self):
-        return first_sample_uses(self.task, channel_uses_per_sample=self.channel_uses_per_sample,
-                                 bandwidth_ratio=self.bandwidth_ratio)
 
     @functools.cached_property
     def _calibration_task(self):
@@ -286,17 +292,10 @@ class ConventionalSystem(System):
             table.append({"mcs": m.description, "codewords_per_sample": count,
                           "information_bits_per_sample": count * m.code.k,
                           "channel_uses_used": m.link.symbols_per_frame(count)[1] if count else 0})
-        return {"codec": self.codec_name,
-                "dataset": self.task.description,
-                "channel_uses_per_sample": self.channel_uses_per_sample,
-                "bandwidth_ratio": self.bandwidth_ratio,
-                "channel_uses_first_sample": uses, "mcs_selection": self.select,
+        return {**self.source_facts(), "mcs_selection": self.select,
                 "bler_target": self.bler_target if self.select == "bler" else None,
                 "mcs_table": table, "failure": self.failure, "accounting": self.accounting,
                 **self.task.describe()}
-
-    def prepare(self, *, show_progress=True):
-        self.task.prepare(show_progress=show_progress)
 
     # -- one batch --------------------------------------------------------------------------
 
