@@ -55,14 +55,21 @@ def _inside(value, low, high):
     return low - 1e-12 * abs(low) <= value <= high + 1e-12 * abs(high)
 
 
-def compare_rows(a, b, *, exact):
-    """Differences between two metrics.csv rows, as lines."""
+def compare_rows(a, b, *, exact, tally=None):
+    """Differences between two metrics.csv rows, as lines; ``tally`` (a dict) counts the
+    metric values placed in the other side's interval (``placed``) and those outside
+    (``outside``)."""
+    tally = {} if tally is None else tally
     problems = []
     for column in sorted(set(a) | set(b)):
         if column not in a or column not in b:
             problems.append(f"column {column!r} only in {'A' if column in a else 'B'}")
             continue
-        if a[column] == b[column] or column in IGNORED:
+        if column in IGNORED:
+            continue
+        if a[column] == b[column]:
+            if f"{column}_ci_low" in a and f"{column}_ci_low" in b and a[column] != "":
+                tally["placed"] = tally.get("placed", 0) + 1
             continue
         if exact or column in COUNTS or column in TEXT:
             problems.append(f"{column}: {a[column]} != {b[column]}")
@@ -79,6 +86,9 @@ def compare_rows(a, b, *, exact):
             continue
         checks = [_inside(vb, _number(a[low]), _number(a[high])),
                   _inside(va, _number(b[low]), _number(b[high]))]
+        if True in checks or False in checks:
+            outcome = "outside" if False in checks else "placed"
+            tally[outcome] = tally.get(outcome, 0) + 1
         if False in checks:
             problems.append(f"{column}: A {va:.6g} [{a[low]}, {a[high]}] vs B {vb:.6g} "
                             f"[{b[low]}, {b[high]}]: outside the other's 95% interval")
@@ -96,6 +106,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows_a, rows_b = read(args.a), read(args.b)
     failures = 0
+    tally = {}
     for key in sorted(set(rows_a) | set(rows_b)):
         system, snr = key
         if key not in rows_a or key not in rows_b:
@@ -103,13 +114,16 @@ def main(argv=None):
                 failures += 1
                 print(f"{system} @ {snr:g} dB: only in {'A' if key in rows_a else 'B'}")
             continue
-        for line in compare_rows(rows_a[key], rows_b[key], exact=args.exact):
+        for line in compare_rows(rows_a[key], rows_b[key], exact=args.exact, tally=tally):
             failures += 1
             print(f"{system} @ {snr:g} dB: {line}")
     matched = len(set(rows_a) & set(rows_b))
     rule = "identical" if args.exact else "counts equal, metrics within the 95% intervals"
+    placed, outside = tally.get("placed", 0), tally.get("outside", 0)
+    values = (f"; {placed} of {placed + outside} metric values with intervals inside the "
+              "other run's interval" if placed + outside and not args.exact else "")
     print(f"{matched} point(s) compared ({rule}): "
-          + ("agree" if not failures else f"{failures} difference(s)"))
+          + ("agree" if not failures else f"{failures} difference(s)") + values)
     return 1 if failures else 0
 
 

@@ -1,0 +1,83 @@
+"""Rerun shipped scenarios and compare each with its committed results.
+
+Usage::
+
+    python tools/rerun.py [--out DIR] [--against REV] [--exact] SCENARIO.yaml...
+
+Per scenario: ``linksim run SCENARIO --out DIR/<name> --quiet --no-plot`` (resumes: finished
+points in ``DIR/<name>/points`` are reused, so a second call only compares), then the rows of
+``results/<name>/metrics.csv`` (as committed at ``REV``, default the working tree) against the
+rerun with :mod:`compare_results`: counts equal and every metric inside the other run's 95%
+interval, or with ``--exact`` every column equal (PHY and conventional systems on their seed).
+Points and columns the committed results lack (systems added to the scenario since, intervals
+the code writes since) are listed, not failed.
+
+Prints one line per scenario and exits 1 when any differs.
+"""
+import argparse
+import csv
+import io
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT)]
+from compare_results import compare_rows  # noqa: E402
+from linksim import scenario as scenario_file  # noqa: E402
+
+
+def committed_rows(name, rev):
+    """Rows of ``results/<name>/metrics.csv`` at ``rev`` (None: the working tree)."""
+    path = f"results/{name}/metrics.csv"
+    text = (ROOT / path).read_text() if rev is None else subprocess.run(
+        ["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True, capture_output=True,
+        text=True).stdout
+    return {(r["system"], float(r["snr_db"])): r for r in csv.DictReader(io.StringIO(text))}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="+", type=pathlib.Path)
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/reruns"))
+    parser.add_argument("--against", metavar="REV", help="git revision of the committed results")
+    parser.add_argument("--exact", action="store_true", help="every column equal")
+    args = parser.parse_args(argv)
+    failed = False
+    for scenario in args.scenarios:
+        name = scenario_file.load(scenario).name
+        out = args.out / name
+        run = subprocess.run([sys.executable, "-m", "linksim.cli", "run", str(scenario), "--out",
+                              str(out), "--quiet", "--no-plot"], capture_output=True, text=True)
+        if run.returncode != 0:
+            failed = True
+            print(f"{name}: linksim run failed: {run.stderr.strip().splitlines()[-1:]}")
+            continue
+        old = committed_rows(name, args.against)
+        with open(out / "metrics.csv", newline="") as f:
+            new = {(r["system"], float(r["snr_db"])): r for r in csv.DictReader(f)}
+        tally, problems, new_columns = {}, [], set()
+        for key in sorted(set(old) & set(new)):
+            for line in compare_rows(old[key], new[key], exact=args.exact, tally=tally):
+                if line.endswith("only in B"):  # a column the code writes since (an interval)
+                    new_columns.add(line.split("'")[1])
+                else:
+                    problems.append(f"  {key[0]} @ {key[1]:g} dB: {line}")
+        only_old = sorted(set(old) - set(new))
+        added = sorted({system for system, _ in set(new) - set(old)})
+        placed, outside = tally.get("placed", 0), tally.get("outside", 0)
+        failed |= bool(problems or only_old)
+        print(f"{name}: {len(set(old) & set(new))} points compared, "
+              + ("identical" if args.exact and not problems else
+                 f"{placed} of {placed + outside} metric values inside the other run's interval, "
+                 f"{len(problems)} difference(s)")
+              + (f"; {len(only_old)} committed point(s) not rerun" if only_old else "")
+              + (f"; systems new since: {', '.join(added)}" if added else "")
+              + (f"; columns new since: {', '.join(sorted(new_columns))}" if new_columns else ""))
+        for line in problems:
+            print(line)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
