@@ -11,8 +11,9 @@ Per matched row:
   text columns (``mcs``, ``snr_definition``) must be equal;
 * a metric with an interval (``<m>``, ``<m>_ci_low``, ``<m>_ci_high``) must have
   each side's value inside the other side's interval (NaN on both sides agrees);
-* with ``--exact`` every column but ``seconds`` must be equal, as written
-  (bit-identical results: PHY and conventional systems on the same seed).
+* with ``--exact`` every column but ``seconds`` must be equal, as written (bit-identical
+  results: PHY and conventional systems on the same seed); an empty cell and ``nan`` are
+  both "no value" (older results wrote one, newer the other).
 
 Rows present on one side only fail, unless ``--subset`` (B may hold fewer points).
 Prints one line per difference and a summary; exit status 0 when they agree, 1
@@ -67,7 +68,7 @@ def compare_rows(a, b, *, exact, tally=None):
             continue
         if column in IGNORED:
             continue
-        if a[column] == b[column]:
+        if a[column] == b[column] or {a[column].lower(), b[column].lower()} <= {"", "nan"}:
             if f"{column}_ci_low" in a and f"{column}_ci_low" in b and a[column] != "":
                 tally["placed"] = tally.get("placed", 0) + 1
             continue
