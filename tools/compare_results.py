@@ -1,4 +1,4 @@
-"""Compare two results directories: counts equal, metrics within each other's 95% interval.
+"""Compare two results directories: sample counts equal, metrics within each other's 95% interval.
 
 Usage::
 
@@ -7,10 +7,11 @@ Usage::
 Reads ``A/metrics.csv`` and ``B/metrics.csv`` and matches rows by (system, SNR).
 Per matched row:
 
-* counts (``blocks``, ``block_errors``, ``bits``, ``bit_errors``, ``correct``) and
+* sample counts (``blocks``, ``bits``: how many frames, samples or bits a point holds) and
   text columns (``mcs``, ``snr_definition``) must be equal;
 * a metric with an interval (``<m>``, ``<m>_ci_low``, ``<m>_ci_high``) must have
-  each side's value inside the other side's interval (NaN on both sides agrees);
+  each side's value inside the other side's interval (NaN on both sides agrees); where
+  only one side has the interval (older results), the other's value must lie inside it;
 * with ``--exact`` every column but ``seconds`` must be equal, as written (bit-identical
   results: PHY and conventional systems on the same seed); an empty cell and ``nan`` are
   both "no value" (older results wrote one, newer the other).
@@ -25,7 +26,9 @@ import math
 import pathlib
 import sys
 
-COUNTS = ("blocks", "block_errors", "bits", "bit_errors", "correct")
+#: How much each point simulated. The error counts (``block_errors``, ``correct``, ...) are the
+#: numerators of metrics with intervals and are judged through them.
+COUNTS = ("blocks", "bits")
 TEXT = ("mcs", "snr_definition")
 #: Wall time of a point: differs between any two runs.
 IGNORED = ("seconds",)
@@ -68,31 +71,32 @@ def compare_rows(a, b, *, exact, tally=None):
             continue
         if column in IGNORED:
             continue
+        low, high = f"{column}_ci_low", f"{column}_ci_high"
         if a[column] == b[column] or {a[column].lower(), b[column].lower()} <= {"", "nan"}:
-            if f"{column}_ci_low" in a and f"{column}_ci_low" in b and a[column] != "":
+            if (low in a or low in b) and a[column] != "":
                 tally["placed"] = tally.get("placed", 0) + 1
             continue
         if exact or column in COUNTS or column in TEXT:
             problems.append(f"{column}: {a[column]} != {b[column]}")
             continue
-        low, high = f"{column}_ci_low", f"{column}_ci_high"
-        if low not in a or low not in b:
+        if low not in a and low not in b:
             continue  # a column without an interval: only --exact checks it
         va, vb = _number(a[column]), _number(b[column])
         if va is None or vb is None:
             problems.append(f"{column}: {a[column]!r} != {b[column]!r}")
             continue
         if math.isnan(va) != math.isnan(vb):
-            problems.append(f"{column}: {a[column]!r} vs {b[column]!r}")
+            problems.append(f"value of {column!r} only in {'B' if math.isnan(va) else 'A'}")
             continue
-        checks = [_inside(vb, _number(a[low]), _number(a[high])),
-                  _inside(va, _number(b[low]), _number(b[high]))]
+        # Older results may lack a metric's interval: then the one side that has it decides.
+        checks = [_inside(vb, _number(a[low]), _number(a[high])) if low in a else None,
+                  _inside(va, _number(b[low]), _number(b[high])) if low in b else None]
         if True in checks or False in checks:
             outcome = "outside" if False in checks else "placed"
             tally[outcome] = tally.get(outcome, 0) + 1
         if False in checks:
-            problems.append(f"{column}: A {va:.6g} [{a[low]}, {a[high]}] vs B {vb:.6g} "
-                            f"[{b[low]}, {b[high]}]: outside the other's 95% interval")
+            problems.append(f"{column}: A {va:.6g} [{a.get(low)}, {a.get(high)}] vs B {vb:.6g} "
+                            f"[{b.get(low)}, {b.get(high)}]: outside the other's 95% interval")
     return problems
 
 
@@ -119,7 +123,7 @@ def main(argv=None):
             failures += 1
             print(f"{system} @ {snr:g} dB: {line}")
     matched = len(set(rows_a) & set(rows_b))
-    rule = "identical" if args.exact else "counts equal, metrics within the 95% intervals"
+    rule = "identical" if args.exact else "sample counts equal, metrics within the 95% intervals"
     placed, outside = tally.get("placed", 0), tally.get("outside", 0)
     values = (f"; {placed} of {placed + outside} metric values with intervals inside the "
               "other run's interval" if placed + outside and not args.exact else "")

@@ -6,7 +6,7 @@ Usage::
 
 Per scenario: ``linksim run SCENARIO --out DIR/<name> --quiet --no-plot`` (resumes: finished
 points in ``DIR/<name>/points`` are reused, so a second call only compares), then the rows of
-``results/<name>/metrics.csv`` (as committed at ``REV``, default the working tree) against the
+``results/<name>/metrics.csv`` (as committed at ``REV``, default as on disk) against the
 rerun with :mod:`compare_results`: counts equal and every metric inside the other run's 95%
 interval, or with ``--exact`` every column equal (PHY and conventional systems on their seed).
 Points and columns the committed results lack (systems added to the scenario since, intervals
@@ -27,12 +27,12 @@ from compare_results import compare_rows  # noqa: E402
 from linksim import scenario as scenario_file  # noqa: E402
 
 
-def committed_rows(name, rev):
-    """Rows of ``results/<name>/metrics.csv`` at ``rev`` (None: the working tree)."""
-    path = f"results/{name}/metrics.csv"
-    text = (ROOT / path).read_text() if rev is None else subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True, capture_output=True,
-        text=True).stdout
+def committed_rows(results, name, rev):
+    """Rows of ``<results>/<name>/metrics.csv`` at git revision ``rev`` (None: as on disk)."""
+    path = results / name / "metrics.csv"
+    text = path.read_text() if rev is None else subprocess.run(
+        ["git", "show", f"{rev}:./{path.name}"], cwd=path.parent, check=True,
+        capture_output=True, text=True).stdout
     return {(r["system"], float(r["snr_db"])): r for r in csv.DictReader(io.StringIO(text))}
 
 
@@ -40,6 +40,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="+", type=pathlib.Path)
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/reruns"))
+    parser.add_argument("--results", type=pathlib.Path, default=ROOT / "results",
+                        help="where the committed results are (default: results/)")
     parser.add_argument("--against", metavar="REV", help="git revision of the committed results")
     parser.add_argument("--exact", action="store_true", help="every column equal")
     args = parser.parse_args(argv)
@@ -53,13 +55,13 @@ def main(argv=None):
             failed = True
             print(f"{name}: linksim run failed: {run.stderr.strip().splitlines()[-1:]}")
             continue
-        old = committed_rows(name, args.against)
+        old = committed_rows(args.results, name, args.against)
         with open(out / "metrics.csv", newline="") as f:
             new = {(r["system"], float(r["snr_db"])): r for r in csv.DictReader(f)}
         tally, problems, new_columns = {}, [], set()
         for key in sorted(set(old) & set(new)):
             for line in compare_rows(old[key], new[key], exact=args.exact, tally=tally):
-                if line.endswith("only in B"):  # a column the code writes since (an interval)
+                if line.endswith("only in B"):  # a metric or interval the code writes since
                     new_columns.add(line.split("'")[1])
                 else:
                     problems.append(f"  {key[0]} @ {key[1]:g} dB: {line}")
