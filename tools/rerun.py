@@ -70,7 +70,8 @@ def main(argv=None):
         placed, outside = tally.get("placed", 0), tally.get("outside", 0)
         failed |= bool(problems or only_old)
         print(f"{name}: {len(set(old) & set(new))} points compared, "
-              + ("identical" if args.exact and not problems else
+              + (("identical" if not problems else f"{len(problems)} value(s) differ")
+                 if args.exact else
                  f"{placed} of {placed + outside} metric values inside the other run's interval, "
                  f"{len(problems)} difference(s)")
               + (f"; {len(only_old)} committed point(s) not rerun" if only_old else "")
