@@ -34,14 +34,19 @@ TEXT = ("mcs", "snr_definition")
 IGNORED = ("seconds",)
 
 
+def rows(lines):
+    """Rows of a metrics.csv (an iterable of its lines) keyed by (system, snr_db), as written."""
+    return {(row["system"], float(row["snr_db"])): row for row in csv.DictReader(lines)}
+
+
 def read(directory):
-    """Rows of ``directory/metrics.csv`` keyed by (system, snr_db), values as written."""
+    """:func:`rows` of ``directory/metrics.csv``."""
     path = pathlib.Path(directory) / "metrics.csv"
     if not path.is_file():
         print(f"error: {path}: no metrics.csv", file=sys.stderr)
         sys.exit(2)
     with open(path, newline="") as f:
-        return {(row["system"], float(row["snr_db"])): row for row in csv.DictReader(f)}
+        return rows(f)
 
 
 def _number(text):

@@ -15,7 +15,6 @@ the code writes since) are listed, not failed.
 Prints one line per scenario and exits 1 when any differs.
 """
 import argparse
-import csv
 import io
 import pathlib
 import subprocess
@@ -23,17 +22,18 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT)]
-from compare_results import compare_rows  # noqa: E402
+from compare_results import compare_rows, read, rows  # noqa: E402
 from linksim import scenario as scenario_file  # noqa: E402
 
 
 def committed_rows(results, name, rev):
     """Rows of ``<results>/<name>/metrics.csv`` at git revision ``rev`` (None: as on disk)."""
     path = results / name / "metrics.csv"
-    text = path.read_text() if rev is None else subprocess.run(
+    if rev is None:
+        return read(path.parent)
+    return rows(io.StringIO(subprocess.run(
         ["git", "show", f"{rev}:./{path.name}"], cwd=path.parent, check=True,
-        capture_output=True, text=True).stdout
-    return {(r["system"], float(r["snr_db"])): r for r in csv.DictReader(io.StringIO(text))}
+        capture_output=True, text=True).stdout))
 
 
 def main(argv=None):
@@ -56,8 +56,7 @@ def main(argv=None):
             print(f"{name}: linksim run failed: {run.stderr.strip().splitlines()[-1:]}")
             continue
         old = committed_rows(args.results, name, args.against)
-        with open(out / "metrics.csv", newline="") as f:
-            new = {(r["system"], float(r["snr_db"])): r for r in csv.DictReader(f)}
+        new = read(out)
         tally, problems, new_columns = {}, [], set()
         for key in sorted(set(old) & set(new)):
             for line in compare_rows(old[key], new[key], exact=args.exact, tally=tally):

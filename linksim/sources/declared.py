@@ -12,12 +12,8 @@ from .datasets import Holds
 
 def dataset_holds(name):
     """The :class:`~linksim.sources.datasets.Holds` the data set factory ``name`` declares."""
-    return Holds(*_split(registry.known("dataset")[name].decorator_arguments("holds")))
-
-
-def _split(arguments):
-    modality, *attributes = arguments
-    return modality, tuple(attributes)
+    modality, *attributes = registry.known("dataset")[name].decorator_arguments("holds")
+    return Holds(modality, tuple(attributes))
 
 
 def codec_modality(name):
@@ -42,12 +38,11 @@ def check_codec_source(*, codec, dataset, channel_uses_per_sample, bandwidth_rat
     if (channel_uses_per_sample is None) == (bandwidth_ratio is None):
         raise ScenarioError(f"{key}.channel_uses_per_sample", "give exactly one of "
                             "'channel_uses_per_sample' and 'bandwidth_ratio'")
-    modality = dataset_holds(dataset_name).modality
-    if codec_modality(codec_name) != modality:
+    modality, encodes = dataset_holds(dataset_name).modality, codec_modality(codec_name)
+    if encodes != modality:
         allowed = ", ".join(n for n in registry.names("codec") if codec_modality(n) == modality)
-        raise ScenarioError(f"{key}.codec", f"{codec_name!r} encodes "
-                            f"{codec_modality(codec_name)}, but the data set {dataset_name!r} "
-                            f"holds {modality}; allowed codecs: {allowed}")
+        raise ScenarioError(f"{key}.codec", f"{codec_name!r} encodes {encodes}, but the data set "
+                            f"{dataset_name!r} holds {modality}; allowed codecs: {allowed}")
     if bandwidth_ratio is not None and modality == "text":
         raise ScenarioError(f"{key}.bandwidth_ratio", "text has no fixed source dimension; "
                             "give 'channel_uses_per_sample'")
