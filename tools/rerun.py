@@ -24,6 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT)]
 from compare_results import compare_rows, read, rows  # noqa: E402
 from linksim import scenario as scenario_file  # noqa: E402
+from linksim.errors import UserError  # noqa: E402
 
 
 def committed_rows(results, name, rev):
@@ -45,9 +46,13 @@ def main(argv=None):
     parser.add_argument("--against", metavar="REV", help="git revision of the committed results")
     parser.add_argument("--exact", action="store_true", help="every column equal")
     args = parser.parse_args(argv)
+    try:
+        names = [scenario_file.load(scenario).name for scenario in args.scenarios]
+    except UserError as err:  # before anything runs: one line, like the CLI
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     failed = False
-    for scenario in args.scenarios:
-        name = scenario_file.load(scenario).name
+    for scenario, name in zip(args.scenarios, names):
         out = args.out / name
         run = subprocess.run([sys.executable, "-m", "linksim.cli", "run", str(scenario), "--out",
                               str(out), "--quiet", "--no-plot"], capture_output=True, text=True)
